@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvio: build against every installed Debian kernel (or one KDIR=), run the
+# selftests in VMs, check the style.  See README.md.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(TOP)/build
+
+# Kernel trees to build against: KDIR= names one, else every installed
+# headers tree that has a Module.symvers (i.e. is complete).
+ifneq ($(KDIR),)
+KDIRS := $(KDIR)
+else
+KDIRS = $(patsubst %/Module.symvers,%,$(wildcard /usr/src/linux-headers-*-amd64/Module.symvers))
+endif
+
+# The newest installed headers provide the uAPI the selftests build with.
+UAPI_SRC = $(lastword $(sort $(wildcard /usr/src/linux-headers-*-common/include/uapi)))
+KSRC_TAR = $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
+KSFT_DIR := $(BUILD)/ksrc/tools/testing/selftests
+CHECKPATCH := $(BUILD)/ksrc/scripts/checkpatch.pl
+
+KBUILD_FILES := Kbuild drivers include uapi
+
+.PHONY: all modules deps check selftests style sparse clean help
+
+all: modules
+
+help:
+	@echo 'make            build the modules for every installed kernel (or KDIR=)'
+	@echo 'make deps       install the Debian packages everything needs'
+	@echo 'make check      deps, build, and every selftest in VMs on every kernel'
+	@echo 'make style      checkpatch --strict over our sources'
+	@echo 'make sparse     build with sparse (C=1)'
+
+# One output tree per kernel: a tree of symlinks to the sources, so that
+# objects for 6.1 and 6.12 never overwrite each other.
+modules:
+	@test -n "$(strip $(KDIRS))" || \
+		{ echo 'no kernel headers found: run make deps (or pass KDIR=)' >&2; exit 1; }
+	@set -e; for kdir in $(KDIRS); do \
+		kver=$$(basename $$(readlink -f $$kdir)); kver=$${kver#linux-headers-}; \
+		[ -d /lib/modules/$$kver ] || kver=$$(cat $$kdir/include/config/kernel.release); \
+		out=$(BUILD)/$$kver; mkdir -p $$out; \
+		for f in $(KBUILD_FILES); do cp -rsf $(TOP)/$$f $$out/; done; \
+		echo "  BUILD   $$kver"; \
+		$(MAKE) -C $$kdir M=$$out W=1 $(if $(C),C=$(C)) modules; \
+		cp -f $$out/drivers/vhost/kvio_vhost.ko $$out/drivers/net/kvio_net.ko $$out/; \
+	done
+
+sparse:
+	$(MAKE) modules C=2
+
+deps:
+	@sh $(TOP)/tools/deps.sh
+
+# Files taken from the installed linux-source package at build time.
+$(BUILD)/ksrc/.stamp: $(KSRC_TAR)
+	@test -n "$(KSRC_TAR)" || { echo 'linux-source-6.12 missing: make deps' >&2; exit 1; }
+	@mkdir -p $(BUILD)/ksrc
+	tar -xJf $(KSRC_TAR) -C $(BUILD)/ksrc --strip-components=1 --wildcards \
+		'*/tools/testing/selftests/kselftest.h' \
+		'*/tools/testing/selftests/kselftest_harness.h' \
+		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+	@touch $@
+
+$(BUILD)/uapi/.stamp: $(UAPI_SRC)/linux/vhost.h
+	@mkdir -p $(BUILD)/uapi/linux
+	cp -f $(addprefix $(UAPI_SRC)/linux/,vhost.h vhost_types.h virtio_config.h \
+		virtio_ring.h virtio_types.h) $(BUILD)/uapi/linux/
+	@touch $@
+
+selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
+	$(MAKE) -C $(TOP)/selftests/kvio KSFT_DIR=$(KSFT_DIR) \
+		UAPI_INC=$(BUILD)/uapi OUTPUT=$(BUILD)/selftests
+
+check: deps
+	$(MAKE) -C $(TOP) modules selftests
+	@sh $(TOP)/tools/check.sh
+
+STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
+		'*.c' '*.h' | grep -v '^build/')
+
+style: $(BUILD)/ksrc/.stamp
+	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(STYLE_FILES)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio_vhost: the engine behind kvio's vhost devices.  It has no device
+ * node of its own; device modules such as kvio_net build on its exported
+ * API (include/kvio/vhost.h).
+ */
+#include <linux/module.h>
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The kvio developers");
+MODULE_DESCRIPTION("kvio vhost engine: rings, memory table, dirty log, per-VM worker");

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Split virtqueue state and the per-ring ioctls of the vhost uAPI.
+ *
+ * Ring addresses are host virtual addresses in the owner's mm.  As
+ * upstream does, they are only checked against the address space when
+ * the ring has a backend: before that, the size may not be final.
+ */
+#include <linux/file.h>
+#include <linux/nospec.h>
+#include <linux/overflow.h>
+#include <linux/uaccess.h>
+
+#include <kvio/compat.h>
+#include <kvio/vhost.h>
+
+#include "internal.h"
+
+static void kvio_vring_init_is_le(struct kvio_vring *vr)
+{
+	/*
+	 * Legacy rings are native endian unless the VMM said otherwise with
+	 * VHOST_SET_VRING_ENDIAN; user_be starts as the host's endianness.
+	 */
+	vr->is_le = kvio_has_feature(vr, VIRTIO_F_VERSION_1) || !vr->user_be;
+}
+
+/* Back to the state after open(); eventfds are dropped by the caller. */
+void kvio_vring_reset(struct kvio_vring *vr)
+{
+	vr->num = 1;
+	vr->desc = NULL;
+	vr->avail = NULL;
+	vr->used = NULL;
+	vr->log_used = false;
+	vr->log_addr = -1ULL;
+	vr->log_base = NULL;
+	vr->log_ctx = NULL;
+	vr->last_avail_idx = 0;
+	vr->avail_idx = 0;
+	vr->last_used_idx = 0;
+	vr->used_flags = 0;
+	vr->signalled_used = 0;
+	vr->signalled_used_valid = false;
+	vr->backend = NULL;
+	vr->acked_features = 0;
+	vr->acked_backend_features = 0;
+	vr->busyloop_timeout = 0;
+	vr->user_be = !virtio_legacy_is_little_endian();
+	kvio_vring_init_is_le(vr);
+	vr->mem = NULL;
+}
+
+static size_t kvio_vring_event_size(struct kvio_vring *vr)
+{
+	return kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+}
+
+size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num)
+{
+	return size_add(struct_size(vr->used, ring, num),
+			kvio_vring_event_size(vr));
+}
+
+static size_t kvio_vring_avail_size(struct kvio_vring *vr, unsigned int num)
+{
+	return size_add(struct_size(vr->avail, ring, num),
+			kvio_vring_event_size(vr));
+}
+
+static bool kvio_vring_addrs_ok(struct kvio_vring *vr, unsigned int num,
+				void __user *desc, void __user *avail,
+				void __user *used)
+{
+	return access_ok(desc, array_size(num, sizeof(*vr->desc))) &&
+	       access_ok(avail, kvio_vring_avail_size(vr, num)) &&
+	       access_ok(used, kvio_vring_used_size(vr, num));
+}
+
+/**
+ * kvio_vring_access_ok - may @vr start with its current setup?
+ * @vr: the ring; its mutex is held
+ *
+ * Return: true if the memory table, log and ring addresses are usable.
+ */
+bool kvio_vring_access_ok(struct kvio_vring *vr)
+{
+	if (!kvio_vring_log_access_ok(vr, vr->log_base))
+		return false;
+	return kvio_vring_addrs_ok(vr, vr->num, vr->desc, vr->avail, vr->used);
+}
+EXPORT_SYMBOL_GPL(kvio_vring_access_ok);
+
+/**
+ * kvio_vring_init_access - prepare a ring that just got a backend
+ * @vr: the ring; its mutex is held
+ *
+ * Writes the used flags and reads the used index from the ring, so a
+ * used ring the owner cannot write is refused here, not in the worker.
+ *
+ * Return: 0 or -EFAULT.
+ */
+int kvio_vring_init_access(struct kvio_vring *vr)
+{
+	bool is_le = vr->is_le;
+	__virtio16 used_idx;
+
+	if (!vr->backend)
+		return 0;
+
+	kvio_vring_init_is_le(vr);
+	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
+		goto fault;
+	vr->signalled_used_valid = false;
+	if (get_user(used_idx, &vr->used->idx))
+		goto fault;
+	vr->last_used_idx = kvio16_to_cpu(vr, used_idx);
+	return 0;
+
+fault:
+	vr->is_le = is_le;
+	return -EFAULT;
+}
+EXPORT_SYMBOL_GPL(kvio_vring_init_access);
+
+static long kvio_vring_set_num(struct kvio_vring *vr,
+			       struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	/* The ring size is fixed while a backend runs. */
+	if (vr->backend)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
+		return -EINVAL;
+	vr->num = s.num;
+	return 0;
+}
+
+static bool kvio_addr_fits(u64 addr)
+{
+	return (u64)(unsigned long)addr == addr;
+}
+
+static long kvio_vring_set_addr(struct kvio_vring *vr,
+				struct vhost_vring_addr __user *argp)
+{
+	struct vhost_vring_addr a;
+	void __user *desc, *avail, *used;
+	bool log;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
+		return -EOPNOTSUPP;
+	if (!kvio_addr_fits(a.desc_user_addr) ||
+	    !kvio_addr_fits(a.avail_user_addr) ||
+	    !kvio_addr_fits(a.used_user_addr))
+		return -EFAULT;
+	if ((a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
+	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
+	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
+		return -EINVAL;
+
+	desc = u64_to_user_ptr(a.desc_user_addr);
+	avail = u64_to_user_ptr(a.avail_user_addr);
+	used = u64_to_user_ptr(a.used_user_addr);
+	log = a.flags & BIT(VHOST_VRING_F_LOG);
+	/* A running ring must stay valid; a stopped one is checked later. */
+	if (vr->backend) {
+		if (!kvio_vring_addrs_ok(vr, vr->num, desc, avail, used))
+			return -EINVAL;
+		if (!kvio_vring_log_used_ok(vr, vr->log_base, log,
+					    a.log_guest_addr))
+			return -EINVAL;
+	}
+
+	vr->log_used = log;
+	vr->desc = desc;
+	vr->avail = avail;
+	vr->used = used;
+	vr->log_addr = a.log_guest_addr;
+	return 0;
+}
+
+static long kvio_vring_set_base(struct kvio_vring *vr,
+				struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	/* Moving the base under a running backend would lose buffers. */
+	if (vr->backend)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.num > 0xffff)
+		return -EINVAL;
+	vr->last_avail_idx = s.num;
+	vr->avail_idx = vr->last_avail_idx;
+	return 0;
+}
+
+static long kvio_put_state(struct vhost_vring_state __user *argp, u32 idx,
+			   u32 num)
+{
+	struct vhost_vring_state s = { .index = idx, .num = num };
+
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static long kvio_get_fd(struct vhost_vring_file __user *argp, int *fd)
+{
+	struct vhost_vring_file f;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	*fd = f.fd;
+	return 0;
+}
+
+/* SET_VRING_CALL and SET_VRING_ERR: swap in an eventfd (or none). */
+static long kvio_vring_set_ctx(struct eventfd_ctx **slot,
+			       struct vhost_vring_file __user *argp)
+{
+	struct eventfd_ctx *ctx;
+	long ret;
+	int fd;
+
+	ret = kvio_get_fd(argp, &fd);
+	if (ret)
+		return ret;
+	ctx = fd == VHOST_FILE_UNBIND ? NULL : eventfd_ctx_fdget(fd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	swap(ctx, *slot);
+	if (ctx)
+		eventfd_ctx_put(ctx);
+	return 0;
+}
+
+/*
+ * SET_VRING_KICK: the caller holds the ring mutex.  The old kick file is
+ * returned through @old so that it is put after the worker is flushed.
+ */
+static long kvio_vring_set_kick(struct kvio_vring *vr,
+				struct vhost_vring_file __user *argp,
+				struct file **old)
+{
+	struct file *kick;
+	long ret;
+	int fd;
+
+	ret = kvio_get_fd(argp, &fd);
+	if (ret)
+		return ret;
+	kick = fd == VHOST_FILE_UNBIND ? NULL : eventfd_fget(fd);
+	if (IS_ERR(kick))
+		return PTR_ERR(kick);
+	if (kick == vr->kick) {
+		/* Same file again: drop the extra reference only. */
+		*old = kick;
+		return 0;
+	}
+	*old = vr->kick;
+	if (*old && vr->handle_kick)
+		kvio_poll_stop(&vr->poll);
+	vr->kick = kick;
+	if (kick && vr->handle_kick)
+		return kvio_poll_start(&vr->poll, kick);
+	return 0;
+}
+
+/* Upstream knows these ioctls only with the legacy cross-endian option. */
+static long kvio_vring_set_endian(struct kvio_vring *vr,
+				  struct vhost_vring_state __user *argp)
+{
+	struct vhost_vring_state s;
+
+	if (!IS_ENABLED(CONFIG_VHOST_CROSS_ENDIAN_LEGACY))
+		return -ENOIOCTLCMD;
+	if (vr->backend)
+		return -EBUSY;
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (s.num != VHOST_VRING_LITTLE_ENDIAN &&
+	    s.num != VHOST_VRING_BIG_ENDIAN)
+		return -EINVAL;
+	vr->user_be = s.num == VHOST_VRING_BIG_ENDIAN;
+	return 0;
+}
+
+static long kvio_vring_get_endian(struct kvio_vring *vr, u32 idx,
+				  struct vhost_vring_state __user *argp)
+{
+	if (!IS_ENABLED(CONFIG_VHOST_CROSS_ENDIAN_LEGACY))
+		return -ENOIOCTLCMD;
+	return kvio_put_state(argp, idx, vr->user_be);
+}
+
+static long kvio_vring_get_index(struct kvio_dev *dev, void __user *argp,
+				 u32 *idx)
+{
+	if (get_user(*idx, (u32 __user *)argp))
+		return -EFAULT;
+	if (*idx >= dev->nvrings)
+		return -ENOBUFS;
+	*idx = array_index_nospec(*idx, dev->nvrings);
+	return 0;
+}
+
+static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
+				   u32 idx, void __user *argp)
+{
+	struct vhost_vring_state s;
+
+	switch (ioctl) {
+	case VHOST_SET_VRING_NUM:
+		return kvio_vring_set_num(vr, argp);
+	case VHOST_SET_VRING_ADDR:
+		return kvio_vring_set_addr(vr, argp);
+	case VHOST_SET_VRING_BASE:
+		return kvio_vring_set_base(vr, argp);
+	case VHOST_GET_VRING_BASE:
+		return kvio_put_state(argp, idx, vr->last_avail_idx);
+	case VHOST_SET_VRING_CALL:
+		return kvio_vring_set_ctx(&vr->call_ctx, argp);
+	case VHOST_SET_VRING_ERR:
+		return kvio_vring_set_ctx(&vr->err_ctx, argp);
+	case VHOST_SET_VRING_ENDIAN:
+		return kvio_vring_set_endian(vr, argp);
+	case VHOST_GET_VRING_ENDIAN:
+		return kvio_vring_get_endian(vr, idx, argp);
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (copy_from_user(&s, argp, sizeof(s)))
+			return -EFAULT;
+		vr->busyloop_timeout = s.num;
+		return 0;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		return kvio_put_state(argp, idx, vr->busyloop_timeout);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+/**
+ * kvio_vring_ioctl - the per-ring vhost ioctls
+ * @dev: the device, owned by the caller; its mutex is held
+ * @ioctl: the command
+ * @argp: its user argument, starting with the ring index
+ *
+ * Return: the result, or -ENOIOCTLCMD for an unknown command.
+ */
+long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
+		      void __user *argp)
+{
+	struct file *old_kick = NULL;
+	struct kvio_vring *vr;
+	bool kick_stopped;
+	long ret;
+	u32 idx;
+
+	ret = kvio_vring_get_index(dev, argp, &idx);
+	if (ret)
+		return ret;
+	vr = dev->vrings[idx];
+
+	mutex_lock(&vr->mutex);
+	if (ioctl == VHOST_SET_VRING_KICK)
+		ret = kvio_vring_set_kick(vr, argp, &old_kick);
+	else
+		ret = kvio_vring_state_ioctl(vr, ioctl, idx, argp);
+	mutex_unlock(&vr->mutex);
+
+	/* Work started by the old kick must finish before it is released. */
+	kick_stopped = old_kick && old_kick != vr->kick;
+	if (kick_stopped && vr->handle_kick)
+		kvio_dev_flush(dev);
+	if (old_kick)
+		fput(old_kick);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_vring_ioctl);

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvio_vhost: the device-independent vhost engine.  A device module (e.g.
+ * kvio_net) embeds struct kvio_dev and its struct kvio_vring objects and
+ * finds itself back with container_of().
+ */
+#ifndef _KVIO_VHOST_H
+#define _KVIO_VHOST_H
+
+#include <linux/eventfd.h>
+#include <linux/fs.h>
+#include <linux/llist.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/types.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/vhost.h>
+
+struct kvio_dev;
+struct kvio_worker;
+struct kvio_work;
+
+typedef void (*kvio_work_fn_t)(struct kvio_work *work);
+
+#define KVIO_WORK_QUEUED	0
+
+/* A unit of work run by the owner's worker thread. */
+struct kvio_work {
+	struct llist_node node;
+	kvio_work_fn_t fn;
+	unsigned long flags;
+};
+
+/* Wait on a file (kick eventfd, backend socket) and queue work on wakeup. */
+struct kvio_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	struct kvio_work work;
+	__poll_t mask;
+	struct kvio_dev *dev;
+};
+
+/* One guest memory region: [start, last] guest-physical at uaddr. */
+struct kvio_mem_region {
+	u64 start;
+	u64 last;
+	u64 uaddr;
+	/* Largest @last among this and all lower-starting regions. */
+	u64 max_last;
+};
+
+/* The region table, immutable once published; sorted by @start. */
+struct kvio_mem {
+	u32 nregions;
+	struct kvio_mem_region region[];
+};
+
+struct kvio_vring {
+	struct kvio_dev *dev;
+	/* Serialises the control plane against the worker for this ring. */
+	struct mutex mutex;
+
+	unsigned int num;
+	vring_desc_t __user *desc;
+	vring_avail_t __user *avail;
+	vring_used_t __user *used;
+	bool log_used;
+	u64 log_addr;
+
+	struct file *kick;
+	struct eventfd_ctx *call_ctx;
+	struct eventfd_ctx *err_ctx;
+	struct eventfd_ctx *log_ctx;
+	void __user *log_base;
+
+	struct kvio_poll poll;
+	kvio_work_fn_t handle_kick;
+
+	u16 last_avail_idx;
+	u16 avail_idx;
+	u16 last_used_idx;
+	u16 used_flags;
+	u16 signalled_used;
+	bool signalled_used_valid;
+
+	bool is_le;
+	bool user_be;
+	u32 busyloop_timeout;
+
+	u64 acked_features;
+	u64 acked_backend_features;
+	struct kvio_mem *mem;
+
+	/* The device's backend; non-NULL means the ring is running. */
+	void *backend;
+};
+
+struct kvio_dev {
+	/* Serialises ioctls on this device. */
+	struct mutex mutex;
+	struct mm_struct *mm;
+	struct kvio_vring **vrings;
+	int nvrings;
+	struct kvio_mem *mem;
+	struct eventfd_ctx *log_ctx;
+	struct kvio_worker *worker;
+	bool fork_owner;
+};
+
+/* dev.c */
+void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
+		   int nvrings);
+bool kvio_dev_has_owner(struct kvio_dev *dev);
+long kvio_dev_check_owner(struct kvio_dev *dev);
+long kvio_dev_set_owner(struct kvio_dev *dev);
+struct kvio_mem *kvio_dev_reset_owner_prepare(void);
+void kvio_dev_reset_owner(struct kvio_dev *dev, struct kvio_mem *mem);
+void kvio_dev_stop(struct kvio_dev *dev);
+void kvio_dev_cleanup(struct kvio_dev *dev);
+void kvio_dev_flush(struct kvio_dev *dev);
+long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int ioctl,
+		    void __user *argp);
+void kvio_set_backend_features(struct kvio_dev *dev, u64 features);
+
+/* vring.c */
+long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
+		      void __user *argp);
+bool kvio_vring_access_ok(struct kvio_vring *vr);
+int kvio_vring_init_access(struct kvio_vring *vr);
+
+/* log.c */
+bool kvio_log_access_ok(struct kvio_dev *dev);
+bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base);
+bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
+			bool log_all);
+
+/* mem.c */
+struct kvio_mem *kvio_mem_alloc(u32 nregions);
+void kvio_mem_free(struct kvio_mem *mem);
+const struct kvio_mem_region *kvio_mem_lookup(const struct kvio_mem *mem,
+					      u64 gpa);
+long kvio_set_mem_table(struct kvio_dev *dev,
+			struct vhost_memory __user *umem);
+
+/* worker.c */
+void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
+bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work);
+void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
+		    struct kvio_dev *dev);
+int kvio_poll_start(struct kvio_poll *poll, struct file *file);
+void kvio_poll_stop(struct kvio_poll *poll);
+void kvio_poll_queue(struct kvio_poll *poll);
+int kvio_worker_attach(struct kvio_dev *dev);
+void kvio_worker_detach(struct kvio_dev *dev);
+
+static inline bool kvio_has_feature(const struct kvio_vring *vr, int bit)
+{
+	return vr->acked_features & BIT_ULL(bit);
+}
+
+static inline bool kvio_backend_has_feature(const struct kvio_vring *vr,
+					    int bit)
+{
+	return vr->acked_backend_features & BIT_ULL(bit);
+}
+
+static inline u16 kvio16_to_cpu(const struct kvio_vring *vr, __virtio16 val)
+{
+	return __virtio16_to_cpu(vr->is_le, val);
+}
+
+static inline __virtio16 cpu_to_kvio16(const struct kvio_vring *vr, u16 val)
+{
+	return __cpu_to_virtio16(vr->is_le, val);
+}
+
+/* The features every kvio device offers, as upstream's VHOST_FEATURES. */
+#define KVIO_FEATURES	(BIT_ULL(VIRTIO_F_NOTIFY_ON_EMPTY) |	\
+			 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
+			 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |	\
+			 BIT_ULL(VHOST_F_LOG_ALL) |		\
+			 BIT_ULL(VIRTIO_F_ANY_LAYOUT) |		\
+			 BIT_ULL(VIRTIO_F_VERSION_1))
+
+#endif /* _KVIO_VHOST_H */
