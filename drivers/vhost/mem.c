@@ -173,11 +173,12 @@ static bool kvio_dev_mem_ok(struct kvio_dev *dev, struct kvio_mem *mem,
 
 	for (i = 0; i < dev->nvrings && ok; i++) {
 		struct kvio_vring *vr = dev->vrings[i];
+		bool log;
 
 		mutex_lock(&vr->mutex);
+		log = log_all || kvio_has_feature(vr, VHOST_F_LOG_ALL);
 		if (vr->backend)
-			ok = kvio_mem_access_ok(mem, vr->log_base, log_all ||
-					kvio_has_feature(vr, VHOST_F_LOG_ALL));
+			ok = kvio_mem_access_ok(mem, vr->log_base, log);
 		mutex_unlock(&vr->mutex);
 	}
 	return ok;
