@@ -65,10 +65,17 @@ $(BUILD)/ksrc/.stamp: $(KSRC_TAR)
 		'*/scripts/const_structs.checkpatch'
 	@touch $@
 
+# The uAPI headers as headers_install would export them: kernel-only
+# includes and annotations stripped.
+UAPI_HDRS := vhost.h vhost_types.h virtio_config.h virtio_ring.h virtio_types.h
+
 $(BUILD)/uapi/.stamp: $(UAPI_SRC)/linux/vhost.h
 	@mkdir -p $(BUILD)/uapi/linux
-	cp -f $(addprefix $(UAPI_SRC)/linux/,vhost.h vhost_types.h virtio_config.h \
-		virtio_ring.h virtio_types.h) $(BUILD)/uapi/linux/
+	@for h in $(UAPI_HDRS); do \
+		sed -E -e 's@^#include <linux/compiler(_types)?\.h>@@' \
+			-e 's/(^|[^A-Za-z0-9_])__(user|force|iomem)([^A-Za-z0-9_]|$$)/\1\3/g' \
+			$(UAPI_SRC)/linux/$$h >$(BUILD)/uapi/linux/$$h; \
+	done
 	@touch $@
 
 selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp

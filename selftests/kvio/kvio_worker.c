@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-VM worker of kvio-net: one thread per owner process, shared by
+ * all of its devices, named kvio-<owner pid>, in the owner's cgroups, and
+ * gone once the owner's last device is reset or closed, or the owner dies.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vhost.h>
+
+#include "kselftest_harness.h"
+
+#define KVIO_NET	"/dev/kvio-net"
+
+/* Does /proc/PID/task/TID/comm (at @dir) read @name? */
+static int comm_is(const char *dir, const char *name)
+{
+	char path[700], comm[64];
+	int match = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/comm", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(comm, sizeof(comm), f)) {
+		comm[strcspn(comm, "\n")] = 0;
+		match = !strcmp(comm, name);
+	}
+	fclose(f);
+	return match;
+}
+
+/*
+ * Count the threads anywhere on the system named @name; the directory of
+ * the last one found goes to @where (may be NULL).
+ */
+static int scan_threads(const char *name, char *where, size_t len)
+{
+	char tdir[300], dir[600];
+	struct dirent *p, *t;
+	DIR *procs, *tasks;
+	int n = 0;
+
+	procs = opendir("/proc");
+	if (!procs)
+		return -1;
+	while ((p = readdir(procs))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9')
+			continue;
+		snprintf(tdir, sizeof(tdir), "/proc/%.32s/task", p->d_name);
+		tasks = opendir(tdir);
+		if (!tasks)
+			continue;
+		while ((t = readdir(tasks))) {
+			if (t->d_name[0] == '.')
+				continue;
+			snprintf(dir, sizeof(dir), "%.300s/%.32s", tdir, t->d_name);
+			if (!comm_is(dir, name))
+				continue;
+			n++;
+			if (where)
+				snprintf(where, len, "%s", dir);
+		}
+		closedir(tasks);
+	}
+	closedir(procs);
+	return n;
+}
+
+static int count_threads(const char *name)
+{
+	return scan_threads(name, NULL, 0);
+}
+
+static void worker_name(char *buf, size_t len, pid_t pid)
+{
+	snprintf(buf, len, "kvio-%d", (int)pid);
+}
+
+/* Thread teardown is synchronous, but /proc may lag a reaped thread. */
+static int wait_threads(const char *name, int want)
+{
+	int i, n = -1;
+
+	for (i = 0; i < 200; i++) {
+		n = count_threads(name);
+		if (n == want)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+static int open_owned(void)
+{
+	int fd = open(KVIO_NET, O_RDWR);
+
+	if (fd >= 0 && ioctl(fd, VHOST_SET_OWNER, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST(one_worker_per_owner)
+{
+	char name[32];
+	int a, b;
+
+	worker_name(name, sizeof(name), getpid());
+	ASSERT_EQ(0, count_threads(name));
+
+	a = open_owned();
+	ASSERT_LE(0, a);
+	EXPECT_EQ(1, wait_threads(name, 1));
+
+	/* A second device of the same owner shares the worker. */
+	b = open_owned();
+	ASSERT_LE(0, b);
+	EXPECT_EQ(1, count_threads(name));
+
+	close(a);
+	EXPECT_EQ(1, wait_threads(name, 1));
+	close(b);
+	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+TEST(reset_owner_releases_worker)
+{
+	char name[32];
+	int a, b;
+
+	worker_name(name, sizeof(name), getpid());
+	a = open_owned();
+	b = open_owned();
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+
+	ASSERT_EQ(0, ioctl(a, VHOST_RESET_OWNER, NULL));
+	EXPECT_EQ(1, wait_threads(name, 1));
+	ASSERT_EQ(0, ioctl(b, VHOST_RESET_OWNER, NULL));
+	EXPECT_EQ(0, wait_threads(name, 0));
+
+	/* Owning again makes a new worker. */
+	ASSERT_EQ(0, ioctl(a, VHOST_SET_OWNER, NULL));
+	EXPECT_EQ(1, wait_threads(name, 1));
+	close(a);
+	close(b);
+	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+TEST(each_owner_its_own_worker)
+{
+	char parent[32], child[32];
+	int fd, pipefd[2], status;
+	pid_t pid;
+	char c;
+
+	worker_name(parent, sizeof(parent), getpid());
+	fd = open_owned();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe(pipefd));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int cfd = open_owned();
+
+		close(pipefd[0]);
+		if (write(pipefd[1], cfd >= 0 ? "y" : "n", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	EXPECT_EQ('y', c);
+	worker_name(child, sizeof(child), pid);
+	EXPECT_EQ(1, wait_threads(child, 1));
+	EXPECT_EQ(1, count_threads(parent));
+
+	/* A killed owner's worker goes with it; nobody else's does. */
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, wait_threads(child, 0));
+	EXPECT_EQ(1, count_threads(parent));
+	close(fd);
+	close(pipefd[0]);
+	EXPECT_EQ(0, wait_threads(parent, 0));
+}
+
+/* The worker's cgroup membership, as in /proc/PID/task/TID/cgroup. */
+static int read_cgroup(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return 0;
+}
+
+static int find_thread(const char *name, char *path, size_t len)
+{
+	return scan_threads(name, path, len) == 1 ? 0 : -1;
+}
+
+TEST(worker_in_owner_cgroup)
+{
+	char name[32], path[600], file[620], mine[512], its[512];
+	int fd;
+
+	worker_name(name, sizeof(name), getpid());
+	fd = open_owned();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, find_thread(name, path, sizeof(path)));
+	snprintf(file, sizeof(file), "%s/cgroup", path);
+	ASSERT_EQ(0, read_cgroup(file, its, sizeof(its)));
+	ASSERT_EQ(0, read_cgroup("/proc/self/cgroup", mine, sizeof(mine)));
+	EXPECT_STREQ(mine, its);
+	close(fd);
+}
+
+#ifdef VHOST_SET_FORK_FROM_OWNER
+/*
+ * Where the kernel offers the fork-owner control, kvio honours it like
+ * upstream: a kthread worker is not a thread of the owner process.
+ */
+TEST(fork_from_owner_selects_kthread)
+{
+	int up, fd, ret_up, ret_kvio, errno_up, errno_kvio;
+	char name[32], path[600], self[64];
+	__u8 mode = VHOST_FORK_OWNER_KTHREAD;
+
+	up = open("/dev/vhost-net", O_RDWR);
+	fd = open(KVIO_NET, O_RDWR);
+	ASSERT_LE(0, up);
+	ASSERT_LE(0, fd);
+	ret_up = ioctl(up, VHOST_SET_FORK_FROM_OWNER, &mode);
+	errno_up = errno;
+	ret_kvio = ioctl(fd, VHOST_SET_FORK_FROM_OWNER, &mode);
+	errno_kvio = errno;
+	close(up);
+	ASSERT_EQ(ret_up, ret_kvio);
+	if (ret_up) {
+		/* Neither knows the ioctl on this kernel. */
+		ASSERT_EQ(errno_up, errno_kvio);
+		close(fd);
+		SKIP(return, "kernel has no VHOST_SET_FORK_FROM_OWNER");
+	}
+
+	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL));
+	worker_name(name, sizeof(name), getpid());
+	ASSERT_EQ(0, find_thread(name, path, sizeof(path)));
+	snprintf(self, sizeof(self), "/proc/%d/", getpid());
+	EXPECT_NE(0, strncmp(path, self, strlen(self))) {
+		TH_LOG("worker %s is a thread of the owner", path);
+	}
+	mode = 0xff;
+	EXPECT_EQ(0, ioctl(fd, VHOST_GET_FORK_FROM_OWNER, &mode));
+	EXPECT_EQ(VHOST_FORK_OWNER_KTHREAD, mode);
+	close(fd);
+}
+#endif
+
+TEST_HARNESS_MAIN
