@@ -47,13 +47,13 @@ static void kvio_label(struct kvio_ctx *c, const char *label, char *out)
 	n = kvio_label_count(c->run, base);
 	if (n)
 		snprintf(out, KVIO_LABEL_LEN, "%.*s#%d",
-			 KVIO_LABEL_LEN - 5, base, n + 1);
+			 KVIO_LABEL_LEN - 5, base, (n + 1) % 1000);
 	else
 		snprintf(out, KVIO_LABEL_LEN, "%s", base);
 }
 
 void kvio_rec_val(struct kvio_ctx *c, const char *label, long ret, int err,
-		  int has_val, uint64_t val)
+		  int has_val, __u64 val)
 {
 	struct kvio_run *r = c->run;
 	struct kvio_step *s;
@@ -107,16 +107,16 @@ long kvio_owner(struct kvio_ctx *c, const char *label, int fd)
 }
 
 long kvio_set_u64(struct kvio_ctx *c, const char *label, int fd,
-		  unsigned long req, uint64_t v)
+		  unsigned long req, __u64 v)
 {
 	return kvio_io(c, label, fd, req, &v);
 }
 
 /* Returns the value read (the sentinel if the kernel wrote nothing). */
-uint64_t kvio_get_u64(struct kvio_ctx *c, const char *label, int fd,
-		      unsigned long req, int keep_val)
+__u64 kvio_get_u64(struct kvio_ctx *c, const char *label, int fd,
+		   unsigned long req, int keep_val)
 {
-	uint64_t v = KVIO_SENTINEL;
+	__u64 v = KVIO_SENTINEL;
 	long ret;
 
 	errno = 0;
@@ -146,7 +146,7 @@ long kvio_get_state(struct kvio_ctx *c, const char *label, int fd,
 	errno = 0;
 	ret = ioctl(fd, req, &s);
 	kvio_rec_val(c, label, ret, errno, 1,
-		     ((uint64_t)s.index << 32) | s.num);
+		     ((__u64)s.index << 32) | s.num);
 	return ret;
 }
 

@@ -11,9 +11,11 @@
 #ifndef KVIO_VHOST_DIFF_H
 #define KVIO_VHOST_DIFF_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <linux/if_tun.h>
 #include <linux/vhost.h>
+
+#include "kselftest.h"	/* __printf, ARRAY_SIZE */
 
 /* Numbers that older uAPI headers lack; the values are the kernel ABI. */
 #ifndef VHOST_NEW_WORKER
@@ -39,15 +41,18 @@ struct vhost_vring_worker {
 #endif
 
 #define KVIO_MAX_STEPS		224
-#define KVIO_LABEL_LEN		40
+#define KVIO_LABEL_LEN		48
 #define KVIO_ENV_LEN		192
 
 /* Ring geometry used by the "ready" helpers. */
 #define KVIO_RING_NUM		256
-#define KVIO_GUEST_SIZE		(1UL << 20)
+#define KVIO_GUEST_SIZE		(1024UL * 1024)
 
 /* An address no process can map on x86-64 (kernel half). */
 #define KVIO_KERNEL_ADDR	0xffff800000000000ULL
+
+/* The tap flavour QEMU uses for vhost-net. */
+#define KVIO_TAP_FLAGS		(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
 
 /* Scenario needs, prepared by the parent before both runs. */
 #define KVIO_NEED_MACVTAP	0x1
@@ -57,7 +62,7 @@ struct kvio_step {
 	long ret;
 	int err;
 	int has_val;
-	uint64_t val;
+	__u64 val;
 };
 
 /* One run's recording; lives in a MAP_SHARED mapping. */
@@ -72,6 +77,8 @@ struct kvio_run {
 /* What a scenario works with. */
 struct kvio_ctx {
 	struct kvio_run *run;
+	int run_fd;		/* memfd holding the recordings: survives exec */
+	size_t run_off;		/* where this run's recording is in it */
 	const char *path;	/* device node under test */
 	const char *tag;	/* label prefix, e.g. "a" for a second device */
 	int macvtap_ifindex;	/* prepared by the parent, 0 if none */
@@ -82,20 +89,30 @@ struct kvio_ctx {
 };
 
 /* Recording */
+
+/* Records one system call that is not an ioctl: its result and errno. */
+#define KVIO_SYS(c, label, expr) do {				\
+		long __ret;					\
+								\
+		errno = 0;					\
+		__ret = (long)(expr);				\
+		kvio_rec((c), (label), __ret, errno);		\
+	} while (0)
+
 void kvio_rec_val(struct kvio_ctx *c, const char *label, long ret, int err,
-		  int has_val, uint64_t val);
+		  int has_val, __u64 val);
 void kvio_rec(struct kvio_ctx *c, const char *label, long ret, int err);
-void kvio_env_fail(struct kvio_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+__printf(2, 3)
+void kvio_env_fail(struct kvio_ctx *c, const char *fmt, ...);
 
 /* ioctl steps; each records one step and returns the ioctl's result */
 long kvio_io(struct kvio_ctx *c, const char *label, int fd,
 	     unsigned long req, void *arg);
 long kvio_owner(struct kvio_ctx *c, const char *label, int fd);
 long kvio_set_u64(struct kvio_ctx *c, const char *label, int fd,
-		  unsigned long req, uint64_t v);
-uint64_t kvio_get_u64(struct kvio_ctx *c, const char *label, int fd,
-		      unsigned long req, int keep_val);
+		  unsigned long req, __u64 v);
+__u64 kvio_get_u64(struct kvio_ctx *c, const char *label, int fd,
+		   unsigned long req, int keep_val);
 long kvio_state(struct kvio_ctx *c, const char *label, int fd,
 		unsigned long req, unsigned int idx, unsigned int num);
 long kvio_get_state(struct kvio_ctx *c, const char *label, int fd,
@@ -121,8 +138,8 @@ void kvio_ring_addr(struct kvio_ctx *c, unsigned int idx,
 void kvio_ring_addr_at(struct vhost_vring_addr *a, unsigned int idx,
 		       void *base);
 struct vhost_memory *kvio_memtab(struct kvio_ctx *c, unsigned int n);
-void kvio_region(struct vhost_memory *m, unsigned int i, uint64_t gpa,
-		 uint64_t size, uint64_t uaddr);
+void kvio_region(struct vhost_memory *m, unsigned int i, __u64 gpa,
+		 __u64 size, __u64 uaddr);
 int kvio_eventfd(struct kvio_ctx *c);
 int kvio_pipe(struct kvio_ctx *c);
 int kvio_regular_file(struct kvio_ctx *c);
@@ -131,6 +148,12 @@ int kvio_tap(struct kvio_ctx *c, int flags, int setiff);
 int kvio_macvtap(struct kvio_ctx *c);
 
 /* Composite setup steps shared by scenarios */
+int kvio_open_owned(struct kvio_ctx *c);
+int kvio_open_ready(struct kvio_ctx *c);
+int kvio_open_attached(struct kvio_ctx *c);
+int kvio_open_full(struct kvio_ctx *c);
+long kvio_attach_new_tap(struct kvio_ctx *c, const char *label, int fd,
+			 unsigned int idx);
 long kvio_mem1(struct kvio_ctx *c, const char *label, int fd);
 void kvio_vq_setup(struct kvio_ctx *c, int fd, unsigned int idx);
 void kvio_ready(struct kvio_ctx *c, int fd);
@@ -141,103 +164,98 @@ void kvio_every_ioctl(struct kvio_ctx *c, int fd);
 void kvio_fd_matrix(struct kvio_ctx *c, int fd, unsigned long req);
 void kvio_in_child(struct kvio_ctx *c, const char *tag, int fd,
 		   void (*fn)(struct kvio_ctx *c, int fd));
+void kvio_non_owner_steps(struct kvio_ctx *c, int fd);
+void kvio_exec_self(struct kvio_ctx *c, int fd, const char *tag);
 
-/*
- * The scenario table: X(name, needs).  Each entry is a function
- * kvio_sc_<name>(struct kvio_ctx *) defined in one of the sc_*.c files.
- */
-#define KVIO_SCENARIOS(X)						\
-	X(features_get, 0)						\
-	X(features_set_valid, 0)					\
-	X(features_set_offered, 0)					\
-	X(features_access_platform, 0)					\
-	X(features_unknown_bits, 0)					\
-	X(features_log_all, 0)						\
-	X(features_log_all_active, 0)					\
-	X(features_net_hdr, 0)						\
-	X(features_unowned, 0)						\
-	X(features_bad_ptr, 0)						\
-	X(backend_features, 0)						\
-	X(owner_twice, 0)						\
-	X(owner_reset_unowned, 0)					\
-	X(owner_reset_every, 0)						\
-	X(owner_reset_state, 0)						\
-	X(owner_none_every, 0)						\
-	X(owner_child_every, 0)						\
-	X(owner_exited, 0)						\
-	X(owner_thread_peer, 0)						\
-	X(dev_dup_fd, 0)						\
-	X(dev_open_rdonly, 0)						\
-	X(dev_close_reopen_full, 0)					\
-	X(dev_two_close_ab, 0)						\
-	X(dev_two_close_ba, 0)						\
-	X(dev_two_same_tap, 0)						\
-	X(dev_poll, 0)							\
-	X(dev_read_write, 0)						\
-	X(dev_mmap_seek, 0)						\
-	X(ioctl_vfs, 0)							\
-	X(ioctl_unknown, 0)						\
-	X(ioctl_unknown_unowned, 0)					\
-	X(ioctl_worker, 0)						\
-	X(ioctl_fork_owner, 0)						\
-	X(mem_empty, 0)							\
-	X(mem_one, 0)							\
-	X(mem_many, 0)							\
-	X(mem_max, 0)							\
-	X(mem_too_many, 0)						\
-	X(mem_padding, 0)						\
-	X(mem_overlap, 0)						\
-	X(mem_zero_size, 0)						\
-	X(mem_wrap, 0)							\
-	X(mem_uaddr_bad, 0)						\
-	X(mem_uaddr_bad_active, 0)					\
-	X(mem_bad_ptr, 0)						\
-	X(mem_replace_active, 0)					\
-	X(log_base, 0)							\
-	X(log_base_active, 0)						\
-	X(log_fd, 0)							\
-	X(vring_num_values, 0)						\
-	X(vring_num_active, 0)						\
-	X(vring_index, 0)						\
-	X(vring_addr_aligned, 0)					\
-	X(vring_addr_unaligned, 0)					\
-	X(vring_addr_flags, 0)						\
-	X(vring_addr_kernel, 0)						\
-	X(vring_addr_unmapped, 0)					\
-	X(vring_addr_readonly, 0)					\
-	X(vring_addr_active, 0)						\
-	X(vring_addr_log_active, 0)					\
-	X(vring_base_values, 0)						\
-	X(vring_base_active, 0)						\
-	X(vring_kick_fds, 0)						\
-	X(vring_call_fds, 0)						\
-	X(vring_err_fds, 0)						\
-	X(vring_files_active, 0)					\
-	X(vring_endian, 0)						\
-	X(vring_busyloop, 0)						\
-	X(vring_bad_ptr, 0)						\
-	X(backend_tap, 0)						\
-	X(backend_tap_plain, 0)						\
-	X(backend_tun_unattached, 0)					\
-	X(backend_tun_l3, 0)						\
-	X(backend_tap_detached_queue, 0)				\
-	X(backend_macvtap, KVIO_NEED_MACVTAP)				\
-	X(backend_packet, 0)						\
-	X(backend_inet_sockets, 0)					\
-	X(backend_non_sockets, 0)					\
-	X(backend_detach_idle, 0)					\
-	X(backend_detach_attached, 0)					\
-	X(backend_index, 0)						\
-	X(backend_before_mem, 0)					\
-	X(backend_before_addr, 0)					\
-	X(backend_reattach_same, 0)					\
-	X(backend_same_fd_both, 0)					\
-	X(backend_switch, 0)						\
-	X(backend_tap_closed, 0)					\
-	X(backend_bad_ptr, 0)
-
-#define KVIO_DECLARE_SCENARIO(name, needs) \
-	void kvio_sc_##name(struct kvio_ctx *c);
-KVIO_SCENARIOS(KVIO_DECLARE_SCENARIO)
+/* The scenarios, defined in sc_*.c and listed in vhost_diff.c. */
+void kvio_sc_features_get(struct kvio_ctx *c);
+void kvio_sc_features_set_valid(struct kvio_ctx *c);
+void kvio_sc_features_set_offered(struct kvio_ctx *c);
+void kvio_sc_features_access_platform(struct kvio_ctx *c);
+void kvio_sc_features_unknown_bits(struct kvio_ctx *c);
+void kvio_sc_features_log_all(struct kvio_ctx *c);
+void kvio_sc_features_log_all_active(struct kvio_ctx *c);
+void kvio_sc_features_net_hdr(struct kvio_ctx *c);
+void kvio_sc_features_unowned(struct kvio_ctx *c);
+void kvio_sc_features_bad_ptr(struct kvio_ctx *c);
+void kvio_sc_backend_features(struct kvio_ctx *c);
+void kvio_sc_owner_twice(struct kvio_ctx *c);
+void kvio_sc_owner_reset_unowned(struct kvio_ctx *c);
+void kvio_sc_owner_reset_every(struct kvio_ctx *c);
+void kvio_sc_owner_reset_state(struct kvio_ctx *c);
+void kvio_sc_owner_none_every(struct kvio_ctx *c);
+void kvio_sc_owner_child_every(struct kvio_ctx *c);
+void kvio_sc_owner_exited(struct kvio_ctx *c);
+void kvio_sc_owner_exec(struct kvio_ctx *c);
+void kvio_sc_owner_thread_peer(struct kvio_ctx *c);
+void kvio_sc_dev_dup_fd(struct kvio_ctx *c);
+void kvio_sc_dev_open_rdonly(struct kvio_ctx *c);
+void kvio_sc_dev_close_reopen_full(struct kvio_ctx *c);
+void kvio_sc_dev_two_close_ab(struct kvio_ctx *c);
+void kvio_sc_dev_two_close_ba(struct kvio_ctx *c);
+void kvio_sc_dev_two_same_tap(struct kvio_ctx *c);
+void kvio_sc_dev_poll(struct kvio_ctx *c);
+void kvio_sc_dev_read_write(struct kvio_ctx *c);
+void kvio_sc_dev_mmap_seek(struct kvio_ctx *c);
+void kvio_sc_ioctl_vfs(struct kvio_ctx *c);
+void kvio_sc_ioctl_unknown(struct kvio_ctx *c);
+void kvio_sc_ioctl_unknown_unowned(struct kvio_ctx *c);
+void kvio_sc_ioctl_worker(struct kvio_ctx *c);
+void kvio_sc_ioctl_fork_owner(struct kvio_ctx *c);
+void kvio_sc_mem_empty(struct kvio_ctx *c);
+void kvio_sc_mem_one(struct kvio_ctx *c);
+void kvio_sc_mem_many(struct kvio_ctx *c);
+void kvio_sc_mem_max(struct kvio_ctx *c);
+void kvio_sc_mem_too_many(struct kvio_ctx *c);
+void kvio_sc_mem_padding(struct kvio_ctx *c);
+void kvio_sc_mem_overlap(struct kvio_ctx *c);
+void kvio_sc_mem_zero_size(struct kvio_ctx *c);
+void kvio_sc_mem_wrap(struct kvio_ctx *c);
+void kvio_sc_mem_uaddr_bad(struct kvio_ctx *c);
+void kvio_sc_mem_uaddr_bad_active(struct kvio_ctx *c);
+void kvio_sc_mem_bad_ptr(struct kvio_ctx *c);
+void kvio_sc_mem_replace_active(struct kvio_ctx *c);
+void kvio_sc_log_base(struct kvio_ctx *c);
+void kvio_sc_log_base_active(struct kvio_ctx *c);
+void kvio_sc_log_fd(struct kvio_ctx *c);
+void kvio_sc_vring_num_values(struct kvio_ctx *c);
+void kvio_sc_vring_num_active(struct kvio_ctx *c);
+void kvio_sc_vring_index(struct kvio_ctx *c);
+void kvio_sc_vring_addr_aligned(struct kvio_ctx *c);
+void kvio_sc_vring_addr_unaligned(struct kvio_ctx *c);
+void kvio_sc_vring_addr_flags(struct kvio_ctx *c);
+void kvio_sc_vring_addr_kernel(struct kvio_ctx *c);
+void kvio_sc_vring_addr_unmapped(struct kvio_ctx *c);
+void kvio_sc_vring_addr_readonly(struct kvio_ctx *c);
+void kvio_sc_vring_addr_active(struct kvio_ctx *c);
+void kvio_sc_vring_addr_log_active(struct kvio_ctx *c);
+void kvio_sc_vring_base_values(struct kvio_ctx *c);
+void kvio_sc_vring_base_active(struct kvio_ctx *c);
+void kvio_sc_vring_kick_fds(struct kvio_ctx *c);
+void kvio_sc_vring_call_fds(struct kvio_ctx *c);
+void kvio_sc_vring_err_fds(struct kvio_ctx *c);
+void kvio_sc_vring_files_active(struct kvio_ctx *c);
+void kvio_sc_vring_endian(struct kvio_ctx *c);
+void kvio_sc_vring_busyloop(struct kvio_ctx *c);
+void kvio_sc_vring_bad_ptr(struct kvio_ctx *c);
+void kvio_sc_backend_tap(struct kvio_ctx *c);
+void kvio_sc_backend_tap_plain(struct kvio_ctx *c);
+void kvio_sc_backend_tun_unattached(struct kvio_ctx *c);
+void kvio_sc_backend_tun_l3(struct kvio_ctx *c);
+void kvio_sc_backend_tap_detached_queue(struct kvio_ctx *c);
+void kvio_sc_backend_macvtap(struct kvio_ctx *c);
+void kvio_sc_backend_packet(struct kvio_ctx *c);
+void kvio_sc_backend_inet_sockets(struct kvio_ctx *c);
+void kvio_sc_backend_non_sockets(struct kvio_ctx *c);
+void kvio_sc_backend_detach_idle(struct kvio_ctx *c);
+void kvio_sc_backend_detach_attached(struct kvio_ctx *c);
+void kvio_sc_backend_index(struct kvio_ctx *c);
+void kvio_sc_backend_before_mem(struct kvio_ctx *c);
+void kvio_sc_backend_before_addr(struct kvio_ctx *c);
+void kvio_sc_backend_reattach_same(struct kvio_ctx *c);
+void kvio_sc_backend_same_fd_both(struct kvio_ctx *c);
+void kvio_sc_backend_switch(struct kvio_ctx *c);
+void kvio_sc_backend_tap_closed(struct kvio_ctx *c);
+void kvio_sc_backend_bad_ptr(struct kvio_ctx *c);
 
 #endif /* KVIO_VHOST_DIFF_H */
