@@ -350,10 +350,35 @@ static long kvio_net_ioctl(struct file *f, unsigned int ioctl,
 	}
 }
 
+static ssize_t kvio_net_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct kvio_net *n = iocb->ki_filp->private_data;
+
+	return kvio_chr_read_iter(&n->dev, to,
+				  iocb->ki_filp->f_flags & O_NONBLOCK);
+}
+
+static ssize_t kvio_net_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct kvio_net *n = iocb->ki_filp->private_data;
+
+	return kvio_chr_write_iter(&n->dev, from);
+}
+
+static __poll_t kvio_net_poll(struct file *f, poll_table *wait)
+{
+	struct kvio_net *n = f->private_data;
+
+	return kvio_chr_poll(f, &n->dev, wait);
+}
+
 static const struct file_operations kvio_net_fops = {
 	.owner		= THIS_MODULE,
 	.open		= kvio_net_open,
 	.release	= kvio_net_release,
+	.read_iter	= kvio_net_read_iter,
+	.write_iter	= kvio_net_write_iter,
+	.poll		= kvio_net_poll,
 	.unlocked_ioctl	= kvio_net_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

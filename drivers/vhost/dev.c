@@ -27,6 +27,7 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 	int i;
 
 	mutex_init(&dev->mutex);
+	init_waitqueue_head(&dev->wait);
 	dev->vrings = vrings;
 	dev->nvrings = nvrings;
 	dev->mm = NULL;
@@ -138,6 +139,7 @@ void kvio_dev_cleanup(struct kvio_dev *dev)
 	kvio_put_ctx(&dev->log_ctx);
 	kvio_mem_free(dev->mem);
 	dev->mem = NULL;
+	wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);
 	kvio_worker_detach(dev);
 	if (dev->mm)
 		mmput(dev->mm);

@@ -109,6 +109,8 @@ struct kvio_dev {
 	struct eventfd_ctx *log_ctx;
 	struct kvio_worker *worker;
 	bool fork_owner;
+	/* Readers and pollers of the IOTLB message channel. */
+	wait_queue_head_t wait;
 };
 
 /* dev.c */
@@ -131,6 +133,13 @@ long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		      void __user *argp);
 bool kvio_vring_access_ok(struct kvio_vring *vr);
 int kvio_vring_init_access(struct kvio_vring *vr);
+
+/* iotlb.c */
+ssize_t kvio_chr_write_iter(struct kvio_dev *dev, struct iov_iter *from);
+ssize_t kvio_chr_read_iter(struct kvio_dev *dev, struct iov_iter *to,
+			   bool nonblock);
+__poll_t kvio_chr_poll(struct file *file, struct kvio_dev *dev,
+		       poll_table *wait);
 
 /* log.c */
 bool kvio_log_access_ok(struct kvio_dev *dev);
