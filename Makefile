@@ -42,7 +42,8 @@ modules:
 		kver=$$(basename $$(readlink -f $$kdir)); kver=$${kver#linux-headers-}; \
 		[ -d /lib/modules/$$kver ] || kver=$$(cat $$kdir/include/config/kernel.release); \
 		out=$(BUILD)/$$kver; mkdir -p $$out; \
-		for f in $(KBUILD_FILES); do cp -rsf $(TOP)/$$f $$out/; done; \
+		for f in $(KBUILD_FILES); do \
+			[ ! -e $(TOP)/$$f ] || cp -rsf $(TOP)/$$f $$out/; done; \
 		echo "  BUILD   $$kver"; \
 		$(MAKE) -C $$kdir M=$$out W=1 $(if $(C),C=$(C)) modules; \
 		cp -f $$out/drivers/vhost/kvio_vhost.ko $$out/drivers/net/kvio_net.ko $$out/; \
