@@ -4,6 +4,7 @@
 #define _KVIO_NET_H
 
 #include <linux/net.h>
+#include <linux/uio.h>
 
 #include <kvio/vhost.h>
 
@@ -13,11 +14,24 @@ enum {
 	KVIO_NET_VQ_MAX = 2,
 };
 
+/* Buffers one ring may hold for one frame, and used entries batched. */
+#define KVIO_NET_IOV_MAX	UIO_MAXIOV
+#define KVIO_NET_BATCH		64
+
+/* Work done for one ring before others get the worker (as upstream). */
+#define KVIO_NET_WEIGHT_BYTES	0x80000
+#define KVIO_NET_WEIGHT_PKTS	256
+
 struct kvio_net_vring {
 	struct kvio_vring vr;
 	/* Virtio-net header bytes added/stripped by us, and by the socket. */
 	size_t vhost_hlen;
 	size_t sock_hlen;
+	/* Completed chains not yet on the used ring. */
+	unsigned int nused;
+	struct kvio_used used[KVIO_NET_IOV_MAX + KVIO_NET_BATCH];
+	struct iovec iov[KVIO_NET_IOV_MAX];
+	struct kvio_log_entry log[KVIO_NET_IOV_MAX];
 };
 
 struct kvio_net {
@@ -27,6 +41,11 @@ struct kvio_net {
 	/* Socket readiness: RX wakes on EPOLLIN, TX on EPOLLOUT. */
 	struct kvio_poll poll[KVIO_NET_VQ_MAX];
 };
+
+/* tx.c, rx.c: the data path, run by the owner's worker */
+void kvio_net_handle_tx(struct kvio_net *n);
+void kvio_net_handle_rx(struct kvio_net *n);
+void kvio_net_flush_used(struct kvio_net_vring *nvr);
 
 /* backend.c */
 struct socket *kvio_net_get_socket(int fd);

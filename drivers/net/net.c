@@ -23,26 +23,31 @@
 
 #define KVIO_NET_BACKEND_FEATURES	BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
-/*
- * The data path handlers.  TX runs on a guest kick or when the socket
- * has room again, RX on a kick (buffers added) or when frames arrive.
- * Moving frames is the subject of the data-path work; the control plane
- * already starts and stops these handlers exactly as it will then.
- */
+/* Work items: a guest kick on a ring, or readiness of its socket. */
 static void kvio_net_handle_tx_kick(struct kvio_work *work)
 {
+	struct kvio_vring *vr = container_of(work, struct kvio_vring, poll.work);
+
+	kvio_net_handle_tx(container_of(vr->dev, struct kvio_net, dev));
 }
 
 static void kvio_net_handle_rx_kick(struct kvio_work *work)
 {
+	struct kvio_vring *vr = container_of(work, struct kvio_vring, poll.work);
+
+	kvio_net_handle_rx(container_of(vr->dev, struct kvio_net, dev));
 }
 
 static void kvio_net_handle_tx_net(struct kvio_work *work)
 {
+	kvio_net_handle_tx(container_of(work, struct kvio_net,
+					poll[KVIO_NET_VQ_TX].work));
 }
 
 static void kvio_net_handle_rx_net(struct kvio_work *work)
 {
+	kvio_net_handle_rx(container_of(work, struct kvio_net,
+					poll[KVIO_NET_VQ_RX].work));
 }
 
 static int kvio_net_open(struct inode *inode, struct file *f)

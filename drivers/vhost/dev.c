@@ -40,6 +40,7 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 		struct kvio_vring *vr = vrings[i];
 
 		vr->dev = dev;
+		vr->index = i;
 		mutex_init(&vr->mutex);
 		vr->kick = NULL;
 		vr->call_ctx = NULL;
@@ -71,7 +72,7 @@ EXPORT_SYMBOL_GPL(kvio_dev_check_owner);
  */
 long kvio_dev_set_owner(struct kvio_dev *dev)
 {
-	int ret;
+	int ret, i;
 
 	if (kvio_dev_has_owner(dev))
 		return -EBUSY;
@@ -83,8 +84,11 @@ long kvio_dev_set_owner(struct kvio_dev *dev)
 	if (ret) {
 		mmput(dev->mm);
 		dev->mm = NULL;
+		return ret;
 	}
-	return ret;
+	for (i = 0; i < dev->nvrings; i++)
+		dev->vrings[i]->owner_pid = current->tgid;
+	return 0;
 }
 EXPORT_SYMBOL_GPL(kvio_dev_set_owner);
 

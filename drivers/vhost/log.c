@@ -4,7 +4,11 @@
  * bitmap the VMM places in its own memory (VHOST_SET_LOG_BASE).  This file
  * holds the checks that the log can cover what the device may write.
  */
+#include <linux/highmem.h>
+#include <linux/mm.h>
 #include <linux/uaccess.h>
+
+#include <kvio/compat.h>
 
 #include <kvio/vhost.h>
 
@@ -84,3 +88,88 @@ bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base)
 				      vr->log_addr);
 }
 EXPORT_SYMBOL_GPL(kvio_vring_log_access_ok);
+
+/*
+ * Set the log bits of pages [first, last] that live in one page of the
+ * bitmap.  The VMM clears bits concurrently (fetch-and-clear), so the
+ * bitmap page is pinned and the bits set atomically, never read-modify-
+ * written through user accessors.  Return the next page not done.
+ */
+static s64 kvio_log_set_bits(void __user *log_base, u64 first, u64 last)
+{
+	unsigned long byte = (unsigned long)log_base + first / 8;
+	unsigned long page_start = byte & PAGE_MASK;
+	u64 bits_in_page = (PAGE_SIZE - (byte - page_start)) * 8 - first % 8;
+	u64 end = min(last, first + bits_in_page - 1);
+	struct page *page;
+	unsigned long *map;
+	u64 p;
+
+	if (pin_user_pages_fast(page_start, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	map = kmap_local_page(page);
+	for (p = first; p <= end; p++)
+		set_bit((byte - page_start) * 8 + (p - first) + first % 8, map);
+	kunmap_local(map);
+	unpin_user_pages_dirty_lock(&page, 1, true);
+	return end + 1;
+}
+
+/* Mark guest-physical [gpa, gpa + len) dirty. */
+static int kvio_log_range(struct kvio_vring *vr, u64 gpa, u64 len)
+{
+	u64 first = gpa / KVIO_LOG_PAGE;
+	u64 last = (gpa + len - 1) / KVIO_LOG_PAGE;
+
+	while (len && first <= last) {
+		s64 next = kvio_log_set_bits(vr->log_base, first, last);
+
+		if (next < 0)
+			return kvio_ring_break(vr, "dirty log not writable");
+		first = next;
+	}
+	return 0;
+}
+
+/**
+ * kvio_log_write - mark the guest buffers a chain received dirty
+ * @vr: the ring; its mutex is held
+ * @log: the chain's writable buffers, from kvio_ring_pop()
+ * @nlog: entries in @log
+ * @len: bytes written, from the start of the first buffer
+ *
+ * Return: 0, or a negative errno if the ring is (now) broken.
+ */
+int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
+		   unsigned int nlog, u64 len)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < nlog && len; i++) {
+		u64 l = min(log[i].len, len);
+
+		ret = kvio_log_range(vr, log[i].gpa, l);
+		if (ret)
+			return ret;
+		len -= l;
+	}
+	if (vr->log_ctx)
+		kvio_eventfd_signal(vr->log_ctx);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(kvio_log_write);
+
+/* Mark @len bytes at @offset into the used ring dirty, if it is logged. */
+int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
+{
+	int ret;
+
+	if (!vr->log_used)
+		return 0;
+	ret = kvio_log_range(vr, vr->log_addr + offset, len);
+	if (!ret && vr->log_ctx)
+		kvio_eventfd_signal(vr->log_ctx);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kvio_log_used);

@@ -43,6 +43,7 @@ void kvio_vring_reset(struct kvio_vring *vr)
 	vr->signalled_used = 0;
 	vr->signalled_used_valid = false;
 	vr->backend = NULL;
+	vr->broken = false;
 	vr->acked_features = 0;
 	vr->acked_backend_features = 0;
 	vr->busyloop_timeout = 0;
@@ -109,6 +110,7 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		return 0;
 
 	kvio_vring_init_is_le(vr);
+	vr->broken = false;
 	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
 		goto fault;
 	vr->signalled_used_valid = false;
@@ -199,6 +201,7 @@ static long kvio_vring_set_base(struct kvio_vring *vr,
 		return -EINVAL;
 	vr->last_avail_idx = s.num;
 	vr->avail_idx = vr->last_avail_idx;
+	vr->broken = false;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/types.h>
+#include <linux/uio.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -51,6 +52,18 @@ struct kvio_mem_region {
 	u64 uaddr;
 	/* Largest @last among this and all lower-starting regions. */
 	u64 max_last;
+};
+
+/* A chain returned to the guest: head id and bytes written. */
+struct kvio_used {
+	u32 id;
+	u32 len;
+};
+
+/* A writable guest buffer, remembered for the dirty log. */
+struct kvio_log_entry {
+	u64 gpa;
+	u64 len;
 };
 
 /* The region table, immutable once published; sorted by @start. */
@@ -97,6 +110,11 @@ struct kvio_vring {
 
 	/* The device's backend; non-NULL means the ring is running. */
 	void *backend;
+	/* The guest corrupted the ring: no work until it is restarted. */
+	bool broken;
+	/* For log messages: the ring's index and its owner's pid. */
+	int index;
+	pid_t owner_pid;
 };
 
 struct kvio_dev {
@@ -141,7 +159,22 @@ ssize_t kvio_chr_read_iter(struct kvio_dev *dev, struct iov_iter *to,
 __poll_t kvio_chr_poll(struct file *file, struct kvio_dev *dev,
 		       poll_table *wait);
 
+/* ring.c */
+int kvio_ring_break(struct kvio_vring *vr, const char *why);
+int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
+		  unsigned int iov_max, unsigned int *out, unsigned int *in,
+		  struct kvio_log_entry *log, unsigned int *nlog);
+void kvio_ring_unpop(struct kvio_vring *vr, unsigned int n);
+int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
+		   unsigned int n);
+void kvio_ring_signal(struct kvio_vring *vr);
+void kvio_ring_disable_notify(struct kvio_vring *vr);
+bool kvio_ring_enable_notify(struct kvio_vring *vr);
+
 /* log.c */
+int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
+		   unsigned int nlog, u64 len);
+int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len);
 bool kvio_log_access_ok(struct kvio_dev *dev);
 bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base);
 bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
@@ -185,6 +218,21 @@ static inline u16 kvio16_to_cpu(const struct kvio_vring *vr, __virtio16 val)
 static inline __virtio16 cpu_to_kvio16(const struct kvio_vring *vr, u16 val)
 {
 	return __cpu_to_virtio16(vr->is_le, val);
+}
+
+static inline u32 kvio32_to_cpu(const struct kvio_vring *vr, __virtio32 val)
+{
+	return __virtio32_to_cpu(vr->is_le, val);
+}
+
+static inline __virtio32 cpu_to_kvio32(const struct kvio_vring *vr, u32 val)
+{
+	return __cpu_to_virtio32(vr->is_le, val);
+}
+
+static inline u64 kvio64_to_cpu(const struct kvio_vring *vr, __virtio64 val)
+{
+	return __virtio64_to_cpu(vr->is_le, val);
 }
 
 /* The features every kvio device offers, as upstream's VHOST_FEATURES. */
