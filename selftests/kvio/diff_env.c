@@ -6,11 +6,15 @@
  *
  * Everything is created inside the scenario's own child process, so the
  * addresses are valid in the process that owns the device.
+ *
+ * Also what vhost_diff shares with net_datapath: the environment knobs,
+ * running a scenario in a fresh child, running a command.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,4 +496,94 @@ void kvio_in_child(struct kvio_ctx *c, const char *tag, int fd,
 	kvio_rec_val(c, "exit", WIFEXITED(status) ? 0 : -1, 0, 1,
 		     (unsigned int)status);
 	c->tag = saved;
+}
+
+int kvio_env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
+const char *kvio_env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+int kvio_is_chardev(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISCHR(st.st_mode);
+}
+
+/* Runs a command, its output shown as KTAP diagnostics; returns status. */
+int kvio_run_cmd(const char *fmt, ...)
+{
+	char cmd[256], line[256];
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		fprintf(stderr, "# %s: %s\n", cmd, strtok(line, "\n") ?: "");
+	return pclose(p);
+}
+
+/*
+ * One run of a scenario in a fresh child, killed after timeout seconds;
+ * 0, or -1 with a reason.
+ */
+int kvio_run_child(void (*fn)(struct kvio_ctx *c), const struct kvio_ctx *base,
+		   int timeout, char *why, size_t len)
+{
+	struct kvio_run *r = base->run;
+	int status = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (!pid) {
+		struct kvio_ctx c = *base;
+
+		signal(SIGALRM, SIG_DFL);
+		alarm(timeout);
+		fn(&c);
+		r->finished = 1;
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid) {
+		snprintf(why, len, "waitpid: %s", strerror(errno));
+		return -1;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(why, len, "timed out after %d s at step %d", timeout,
+			 r->nsteps);
+	else if (WIFSIGNALED(status))
+		snprintf(why, len, "killed by signal %d (%s) after step %d",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)),
+			 r->nsteps);
+	else if (!r->finished)
+		snprintf(why, len, "exited early with status %d",
+			 WEXITSTATUS(status));
+	else if (r->truncated)
+		snprintf(why, len, "more than %d steps", KVIO_MAX_STEPS);
+	else if (r->env_err[0])
+		snprintf(why, len, "environment: %s", r->env_err);
+	else
+		return 0;
+	return -1;
 }

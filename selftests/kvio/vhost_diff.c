@@ -22,13 +22,11 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -75,20 +73,6 @@ static void step_str(const struct kvio_step *s, char *out, size_t len)
 	if (s->has_val)
 		snprintf(out + n, len - n, " val=%#llx",
 			 (unsigned long long)s->val);
-}
-
-static int env_true(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v && strcmp(v, "0");
-}
-
-static const char *env_or(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : def;
 }
 
 /* Reads the differences document; NULL with a reason in err. */
@@ -176,32 +160,6 @@ static int doc_allows(const char *doc, const char *scen,
 	}
 }
 
-static int is_chardev(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st) && S_ISCHR(st.st_mode);
-}
-
-/* Runs a command, its output shown as KTAP diagnostics; returns status. */
-static __printf(1, 2) int run_cmd(const char *fmt, ...)
-{
-	char cmd[256], line[256];
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p))
-		DIAG("%s: %s", cmd, strtok(line, "\n") ?: "");
-	return pclose(p);
-}
-
 /* A dummy link with a macvtap on top; returns the macvtap ifindex. */
 static int macvtap_create(char *dummy, size_t len)
 {
@@ -209,12 +167,12 @@ static int macvtap_create(char *dummy, size_t len)
 
 	snprintf(dummy, len, "kvd%d", (int)getpid());
 	snprintf(mvt, sizeof(mvt), "kvm%d", (int)getpid());
-	if (run_cmd("ip link add %s type dummy", dummy))
+	if (kvio_run_cmd("ip link add %s type dummy", dummy))
 		return 0;
-	if (run_cmd("ip link add link %s name %s type macvtap mode bridge",
-		    dummy, mvt) ||
-	    run_cmd("ip link set %s up", dummy) ||
-	    run_cmd("ip link set %s up", mvt))
+	if (kvio_run_cmd("ip link add link %s name %s type macvtap mode bridge",
+			 dummy, mvt) ||
+	    kvio_run_cmd("ip link set %s up", dummy) ||
+	    kvio_run_cmd("ip link set %s up", mvt))
 		return 0;
 	return (int)if_nametoindex(mvt);
 }
@@ -393,53 +351,6 @@ FIXTURE_VARIANT_ADD(vhost, backend_switch) { KVIO_SC(backend_switch) };
 FIXTURE_VARIANT_ADD(vhost, backend_tap_closed) { KVIO_SC(backend_tap_closed) };
 FIXTURE_VARIANT_ADD(vhost, backend_bad_ptr) { KVIO_SC(backend_bad_ptr) };
 
-/* One run of a scenario in a fresh child; 0, or -1 with a reason. */
-static int run_one(void (*fn)(struct kvio_ctx *c), const struct kvio_ctx *base,
-		   char *why, size_t len)
-{
-	struct kvio_run *r = base->run;
-	int status = 0;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, len, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (!pid) {
-		struct kvio_ctx c = *base;
-
-		signal(SIGALRM, SIG_DFL);
-		alarm(RUN_TIMEOUT);
-		fn(&c);
-		r->finished = 1;
-		_exit(0);
-	}
-	if (waitpid(pid, &status, 0) != pid) {
-		snprintf(why, len, "waitpid: %s", strerror(errno));
-		return -1;
-	}
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-		snprintf(why, len, "timed out after %d s at step %d", RUN_TIMEOUT,
-			 r->nsteps);
-	else if (WIFSIGNALED(status))
-		snprintf(why, len, "killed by signal %d (%s) after step %d",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)),
-			 r->nsteps);
-	else if (!r->finished)
-		snprintf(why, len, "exited early with status %d",
-			 WEXITSTATUS(status));
-	else if (r->truncated)
-		snprintf(why, len, "more than %d steps", KVIO_MAX_STEPS);
-	else if (r->env_err[0])
-		snprintf(why, len, "environment: %s", r->env_err);
-	else
-		return 0;
-	return -1;
-}
-
 /*
  * Both recordings live in a memfd, not in anonymous shared memory, so that
  * a scenario whose process execs can map them again.
@@ -464,9 +375,9 @@ static struct kvio_run *runs_map(int *fd)
 
 TEST_F_TIMEOUT(vhost, diff, 90)
 {
-	const char *ref = env_or("KVIO_DIFF_REF", "/dev/vhost-net");
-	const int self_mode = env_true("KVIO_DIFF_SELF");
-	const char *dev = self_mode ? ref : env_or("KVIO_DIFF_DEV", "/dev/kvio-net");
+	const char *ref = kvio_env_or("KVIO_DIFF_REF", "/dev/vhost-net");
+	const int self_mode = kvio_env_true("KVIO_DIFF_SELF");
+	const char *dev = self_mode ? ref : kvio_env_or("KVIO_DIFF_DEV", "/dev/kvio-net");
 	const char *dev_name = self_mode ? "reference-again" : "kvio";
 	char why[MSG_LEN], dummy[IFNAMSIZ] = "";
 	int macvtap = 0, ref_bad, dev_bad = 1, dev_ok, run_fd;
@@ -478,7 +389,7 @@ TEST_F_TIMEOUT(vhost, diff, 90)
 		doc = doc_load(why, sizeof(why));
 		ASSERT_NE(NULL, doc) TH_LOG("%s", why);
 	}
-	ASSERT_TRUE(is_chardev(ref))
+	ASSERT_TRUE(kvio_is_chardev(ref))
 		TH_LOG("reference %s is missing: load vhost_net", ref);
 	runs = runs_map(&run_fd);
 	ASSERT_NE(NULL, runs) TH_LOG("memfd for the recordings: %s",
@@ -486,7 +397,7 @@ TEST_F_TIMEOUT(vhost, diff, 90)
 	if (variant->needs & KVIO_NEED_MACVTAP) {
 		macvtap = macvtap_create(dummy, sizeof(dummy));
 		if (!macvtap)
-			run_cmd("ip link del %s", dummy);
+			kvio_run_cmd("ip link del %s", dummy);
 		ASSERT_NE(0, macvtap) TH_LOG("cannot create a macvtap link");
 	}
 
@@ -494,24 +405,26 @@ TEST_F_TIMEOUT(vhost, diff, 90)
 		.run = &runs[0], .run_fd = run_fd, .run_off = 0,
 		.path = ref, .macvtap_ifindex = macvtap,
 	};
-	ref_bad = run_one(variant->fn, &base, why, sizeof(why));
+	ref_bad = kvio_run_child(variant->fn, &base, RUN_TIMEOUT, why,
+				 sizeof(why));
 	if (ref_bad)
 		DIAG("FAIL %s: reference run on %s: %s", variant->name, ref, why);
-	dev_ok = is_chardev(dev);
+	dev_ok = kvio_is_chardev(dev);
 	base.run = &runs[1];
 	base.run_off = sizeof(*runs);
 	base.path = dev;
 	if (!dev_ok)
 		DIAG("FAIL %s: %s is missing", variant->name, dev);
-	else if (run_one(variant->fn, &base, why, sizeof(why)))
+	else if (kvio_run_child(variant->fn, &base, RUN_TIMEOUT, why,
+				sizeof(why)))
 		DIAG("FAIL %s: %s run on %s: %s", variant->name, dev_name, dev,
 		     why);
 	else
 		dev_bad = 0;
 	if (macvtap)
-		run_cmd("ip link del %s", dummy);
+		kvio_run_cmd("ip link del %s", dummy);
 
-	if (env_true("KVIO_DIFF_DUMP")) {
+	if (kvio_env_true("KVIO_DIFF_DUMP")) {
 		dump_run(variant->name, "reference", &runs[0]);
 		dump_run(variant->name, dev_name, &runs[1]);
 	}

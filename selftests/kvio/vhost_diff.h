@@ -86,6 +86,7 @@ struct kvio_ctx {
 	void *mem;		/* guest memory, gpa 0, lazily mapped */
 	void *hole;		/* a page-aligned address known to be unmapped */
 	void *ro_page;		/* a read-only page */
+	const void *arg;	/* the scenario's own parameters */
 };
 
 /* Recording */
@@ -146,6 +147,14 @@ int kvio_regular_file(struct kvio_ctx *c);
 int kvio_socket(struct kvio_ctx *c, int domain, int type, int proto);
 int kvio_tap(struct kvio_ctx *c, int flags, int setiff);
 int kvio_macvtap(struct kvio_ctx *c);
+
+/* Shared with the other test programs */
+int kvio_env_true(const char *name);
+const char *kvio_env_or(const char *name, const char *def);
+int kvio_is_chardev(const char *path);
+__printf(1, 2) int kvio_run_cmd(const char *fmt, ...);
+int kvio_run_child(void (*fn)(struct kvio_ctx *c), const struct kvio_ctx *base,
+		   int timeout, char *why, size_t len);
 
 /* Composite setup steps shared by scenarios */
 int kvio_open_owned(struct kvio_ctx *c);
