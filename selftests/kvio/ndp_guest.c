@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * net_datapath, the VMM and driver side: guest memory registered at a
+ * guest-physical address that differs from its host address, split rings
+ * (ring addresses as host virtual addresses, buffer addresses as GPAs, as
+ * QEMU does), the device set up the way QEMU sets up vhost-net for a tap
+ * with vnet_hdr=on, the driver's half of notification suppression, and
+ * the stop sequence QEMU uses before it reads the dirty log.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+
+#include "net_datapath.h"
+
+#define NDP_ETH_P		0x88b5	/* IEEE local experimental */
+#define NDP_IND_OFF		0x30000UL	/* indirect tables, 64K a queue */
+#define NDP_IND_SLOT		(NDP_MAX_PIECES * sizeof(struct vring_desc))
+#define NDP_WAIT_MS		3000
+#define NDP_RCVBUF		(16 << 20)
+
+#define ndp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+void ndp_fail(struct ndp *g, const char *fmt, ...)
+{
+	struct ndp_run *r = g->run;
+	size_t used = strlen(r->msg);
+	va_list ap;
+
+	r->nfail++;
+	if (used + 2 >= sizeof(r->msg))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->msg + used, sizeof(r->msg) - used - 1, fmt, ap);
+	va_end(ap);
+	strcat(r->msg, "\n");
+}
+
+void ndp_ev_add(struct ndp *g, const struct ndp_ev *e)
+{
+	if (g->run->nev >= NDP_MAX_EV) {
+		g->run->truncated = 1;
+		return;
+	}
+	g->run->ev[g->run->nev++] = *e;
+}
+
+__u64 ndp_hash(__u64 h, const void *p, size_t len)
+{
+	const __u8 *b = p;
+
+	while (len--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+void *ndp_hva(struct ndp *g, __u64 gpa)
+{
+	return g->mem + (gpa - NDP_GPA_BASE);
+}
+
+long ndp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+int ndp_has(const struct ndp *g, unsigned int bit)
+{
+	return !!(g->features & (1ULL << bit));
+}
+
+static int ndp_suppress(const struct ndp *g)
+{
+	return !!(g->cfg->flags & NDP_SUPPRESS);
+}
+
+/* Host side */
+
+static void ndp_no_ipv6(const char *ifname)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;		/* no IPv6: nothing to keep quiet */
+	if (write(fd, "1", 1) != 1)
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/* Brings a link up without IPv6, so that the kernel sends nothing on it. */
+int ndp_if_quiet_up(int sock, const char *ifname)
+{
+	struct ifreq ifr;
+
+	ndp_no_ipv6(ifname);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr))
+		return -1;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+/* Until a link runs, its qdisc drops what is sent on it. */
+int ndp_if_wait_running(int sock, const char *ifname)
+{
+	long deadline = ndp_now_ms() + NDP_WAIT_MS;
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	while (!ioctl(sock, SIOCGIFFLAGS, &ifr)) {
+		if (ifr.ifr_flags & IFF_RUNNING)
+			return 0;
+		if (ndp_now_ms() > deadline) {
+			errno = ENETDOWN;
+			return -1;
+		}
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * The host's end: frames sent on it reach the guest, and the reverse.
+ * Bound only once the link runs: bound to a link that is down, a packet
+ * socket keeps ENETDOWN pending for its next call.
+ */
+static int ndp_packet_socket(struct ndp *g, const char *ifname, int up)
+{
+	struct sockaddr_ll ll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(NDP_ETH_P),
+		.sll_ifindex = (int)if_nametoindex(ifname),
+	};
+	int buf = NDP_RCVBUF;
+	int s;
+
+	s = kvio_socket(g->c, AF_PACKET, SOCK_RAW | SOCK_NONBLOCK,
+			htons(NDP_ETH_P));
+	if (s < 0)
+		return -1;
+	if ((up && ndp_if_quiet_up(s, ifname)) ||
+	    ndp_if_wait_running(s, ifname) ||
+	    bind(s, (struct sockaddr *)&ll, sizeof(ll))) {
+		kvio_env_fail(g->c, "packet socket on %s: %s", ifname,
+			      strerror(errno));
+		return -1;
+	}
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	return s;
+}
+
+/* QEMU with vnet_hdr=on: a 12-byte header, no offloads for the guest. */
+static int ndp_vnet_hdr(struct ndp *g, int fd)
+{
+	int sz = NDP_HDR_LEN;
+
+	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) || ioctl(fd, TUNSETOFFLOAD, 0)) {
+		kvio_env_fail(g->c, "vnet header setup: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int ndp_tap(struct ndp *g)
+{
+	int hdr = !(g->features & NDP_F_VHOST_HDR);
+	struct ifreq ifr;
+	int fd;
+
+	fd = kvio_tap(g->c, hdr ? KVIO_TAP_FLAGS : IFF_TAP | IFF_NO_PI, 1);
+	memset(&ifr, 0, sizeof(ifr));
+	if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr)) {
+		kvio_env_fail(g->c, "tap: %s", strerror(errno));
+		return -1;
+	}
+	if (hdr && ndp_vnet_hdr(g, fd))
+		return -1;
+	g->pkt = ndp_packet_socket(g, ifr.ifr_name, 1);
+	return g->pkt < 0 ? -1 : fd;
+}
+
+/* The links were made by the parent (see net_datapath.c). */
+static int ndp_macvtap(struct ndp *g)
+{
+	char peer[IFNAMSIZ];
+	int fd = kvio_macvtap(g->c);
+
+	if (fd < 0 || ndp_vnet_hdr(g, fd))
+		return -1;
+	if (!if_indextoname(g->peer_ifindex, peer)) {
+		kvio_env_fail(g->c, "no veth peer: %s", strerror(errno));
+		return -1;
+	}
+	g->pkt = ndp_packet_socket(g, peer, 0);
+	return g->pkt < 0 ? -1 : fd;
+}
+
+/* Device */
+
+/* vring_avail_event(), without the type punning -Werror refuses */
+static __u16 *ndp_avail_event(const struct vring *vr)
+{
+	return (__u16 *)((char *)vr->used + 4 + 8 * vr->num);
+}
+
+static void ndp_ring_init(struct ndp *g, struct ndp_vq *q)
+{
+	__u16 base = g->cfg->base;
+	struct vring *vr = &q->vr;
+
+	q->avail_idx = base;
+	q->last_used = base;
+	q->kick_old = base;
+	vr->avail->idx = base;
+	vr->used->idx = base;
+	/* as a previous device would have left it: kick at the first buffer */
+	*ndp_avail_event(vr) = base;
+	vring_used_event(vr) = base;
+	if (ndp_suppress(g) && ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
+		vring_used_event(vr) = base - 1;	/* never reached */
+	else if (ndp_suppress(g))
+		vr->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+}
+
+static int ndp_vq_fd(struct ndp *g, const char *what, unsigned long req,
+		     unsigned int idx)
+{
+	char label[24];
+	int fd = kvio_eventfd(g->c);
+
+	snprintf(label, sizeof(label), "q%u.%s", idx, what);
+	kvio_file(g->c, label, g->dev, req, idx, fd);
+	return fd;
+}
+
+static void ndp_vq_setup(struct ndp *g, unsigned int idx)
+{
+	struct ndp_vq *q = &g->vq[idx];
+	unsigned int num = g->cfg->num;
+	struct vhost_vring_addr a;
+	char label[24];
+
+	q->idx = idx;
+	q->k = idx == NDP_RX && ndp_has(g, VIRTIO_NET_F_MRG_RXBUF) ?
+	       1 : NDP_MAX_PIECES;
+	q->nslots = num / q->k;
+	q->serial = malloc(q->nslots * sizeof(*q->serial));
+	if (!q->serial)
+		abort();
+	memset(q->serial, 0xff, q->nslots * sizeof(*q->serial));
+	kvio_ring_addr_at(&a, idx, g->mem);
+	q->used_gpa = NDP_GPA_BASE + a.log_guest_addr;
+	a.log_guest_addr = q->used_gpa;
+	q->vr.num = num;
+	q->vr.desc = (void *)(unsigned long)a.desc_user_addr;
+	q->vr.avail = (void *)(unsigned long)a.avail_user_addr;
+	q->vr.used = (void *)(unsigned long)a.used_user_addr;
+	ndp_ring_init(g, q);
+
+	snprintf(label, sizeof(label), "q%u.num", idx);
+	kvio_state(g->c, label, g->dev, VHOST_SET_VRING_NUM, idx, num);
+	snprintf(label, sizeof(label), "q%u.base", idx);
+	kvio_state(g->c, label, g->dev, VHOST_SET_VRING_BASE, idx,
+		   g->cfg->base);
+	snprintf(label, sizeof(label), "q%u.addr", idx);
+	kvio_addr(g->c, label, g->dev, &a);
+	q->kick = ndp_vq_fd(g, "kick", VHOST_SET_VRING_KICK, idx);
+	q->call = ndp_vq_fd(g, "call", VHOST_SET_VRING_CALL, idx);
+	q->err = ndp_vq_fd(g, "err", VHOST_SET_VRING_ERR, idx);
+}
+
+static int ndp_steps_ok(struct ndp *g)
+{
+	const struct kvio_run *r = &g->run->steps;
+	int i, ok = 1;
+
+	for (i = 0; i < r->nsteps; i++) {
+		if (r->steps[i].ret >= 0)
+			continue;
+		ndp_fail(g, "%s failed: %s", r->steps[i].label,
+			 strerror(r->steps[i].err));
+		ok = 0;
+	}
+	if (r->env_err[0]) {
+		ndp_fail(g, "environment: %s", r->env_err);
+		ok = 0;
+	}
+	return ok;
+}
+
+static void ndp_features(struct ndp *g)
+{
+	__u64 offered;
+
+	g->features = (1ULL << VIRTIO_F_VERSION_1) | g->cfg->features;
+	/* the value is vhost_diff's business: only what is used counts here */
+	offered = kvio_get_u64(g->c, "get_features", g->dev,
+			       VHOST_GET_FEATURES, 0);
+	if ((offered & g->features) != g->features)
+		ndp_fail(g, "features %#llx not offered (offered %#llx)",
+			 (unsigned long long)(g->features & ~offered),
+			 (unsigned long long)offered);
+	kvio_set_u64(g->c, "set_features", g->dev, VHOST_SET_FEATURES,
+		     g->features);
+}
+
+/* What QEMU does for a vhost-net tap netdev; 0 when ready for traffic. */
+int ndp_setup(struct ndp *g)
+{
+	struct vhost_memory *m;
+
+	g->pkt = -1;
+	g->logfd = -1;
+	g->mem = kvio_map(g->c, NDP_MEM_SIZE, PROT_READ | PROT_WRITE);
+	g->dev = kvio_open(g->c, "open", O_RDWR);
+	if (!g->mem || g->dev < 0) {
+		ndp_steps_ok(g);
+		return -1;
+	}
+	kvio_owner(g->c, "owner", g->dev);
+	ndp_features(g);
+	m = kvio_memtab(g->c, 1);
+	kvio_region(m, 0, NDP_GPA_BASE, NDP_MEM_SIZE, (unsigned long)g->mem);
+	kvio_mem_table(g->c, "mem", g->dev, m);
+	free(m);
+	ndp_vq_setup(g, NDP_RX);
+	ndp_vq_setup(g, NDP_TX);
+	g->backend = g->cfg->flags & NDP_MACVTAP ? ndp_macvtap(g) : ndp_tap(g);
+	kvio_file(g->c, "q0.backend", g->dev, VHOST_NET_SET_BACKEND, NDP_RX,
+		  g->backend);
+	kvio_file(g->c, "q1.backend", g->dev, VHOST_NET_SET_BACKEND, NDP_TX,
+		  g->backend);
+	return ndp_steps_ok(g) && !g->run->nfail ? 0 : -1;
+}
+
+/*
+ * QEMU's migration start: log base and fd, VHOST_F_LOG_ALL, then every
+ * ring again with VHOST_VRING_F_LOG, all while the backend runs.
+ */
+void ndp_enable_log(struct ndp *g)
+{
+	struct vhost_vring_addr a;
+	unsigned int i;
+
+	g->log = kvio_map(g->c, NDP_PAGE, PROT_READ | PROT_WRITE);
+	g->logfd = kvio_eventfd(g->c);
+	if (!g->log)
+		return;
+	kvio_set_u64(g->c, "log_base", g->dev, VHOST_SET_LOG_BASE,
+		     (unsigned long)g->log);
+	kvio_set_int(g->c, "log_fd", g->dev, VHOST_SET_LOG_FD, g->logfd);
+	kvio_set_u64(g->c, "features_log", g->dev, VHOST_SET_FEATURES,
+		     g->features | (1ULL << VHOST_F_LOG_ALL));
+	for (i = 0; i < 2; i++) {
+		kvio_ring_addr_at(&a, i, g->mem);
+		a.log_guest_addr = g->vq[i].used_gpa;
+		a.flags = 1 << VHOST_VRING_F_LOG;
+		kvio_addr(g->c, i ? "q1.addr_log" : "q0.addr_log", g->dev, &a);
+	}
+	if (!ndp_steps_ok(g))
+		g->stop = 1;
+}
+
+static __u64 ndp_read_efd(int fd)
+{
+	__u64 v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/*
+ * QEMU's stop: detach the backend (which flushes the worker), then read
+ * back where each ring stands.  That must be where the driver stands:
+ * every TX buffer posted was sent, and exactly the RX buffers used.
+ */
+void ndp_stop_device(struct ndp *g)
+{
+	static const char * const label[2][2] = {
+		{ "q0.detach", "q0.get_base" }, { "q1.detach", "q1.get_base" },
+	};
+	struct vhost_vring_state s;
+	unsigned int i;
+	__u16 want;
+	long ret;
+
+	for (i = 0; i < 2; i++)
+		kvio_file(g->c, label[i][0], g->dev, VHOST_NET_SET_BACKEND, i,
+			  -1);
+	for (i = 0; i < 2; i++) {
+		want = g->cfg->base + (i == NDP_TX ? g->vq[i].posted :
+				       g->rx_used);
+		s.index = i;
+		s.num = ~0u;
+		errno = 0;
+		ret = ioctl(g->dev, VHOST_GET_VRING_BASE, &s);
+		kvio_rec_val(g->c, label[i][1], ret, errno, 1, s.num);
+		if (ret)
+			ndp_fail(g, "%s: %s", label[i][1], strerror(errno));
+		else if (!g->stop && s.num != want)
+			ndp_fail(g, "%s: %u, the driver expects %u", label[i][1],
+				 s.num, want);
+		if (ndp_read_efd(g->vq[i].err))
+			ndp_fail(g, "q%u: the device signalled its error fd", i);
+	}
+}
+
+/* Rings */
+
+int ndp_slot_free(const struct ndp_vq *q)
+{
+	return q->serial[q->posted % q->nslots] == ~0u;
+}
+
+static void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len,
+		     __u16 flags, __u16 next)
+{
+	d->addr = gpa;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+/* Makes the chain available in the next slot; the caller checked it is free. */
+void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
+{
+	unsigned int slot = q->posted % q->nslots, head = slot * q->k, i;
+	__u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
+	__u64 tbl = NDP_GPA_BASE + NDP_IND_OFF + q->idx * 0x10000UL +
+		    slot * NDP_IND_SLOT;
+	struct vring_desc *d = q->vr.desc + head;
+	__u16 next = head;
+
+	if (ch->indirect) {
+		ndp_desc(d, tbl, ch->n * sizeof(*d), VRING_DESC_F_INDIRECT, 0);
+		d = ndp_hva(g, tbl);
+		next = 0;
+	}
+	for (i = 0; i < ch->n; i++)
+		ndp_desc(d + i, ch->gpa[i], ch->len[i],
+			 wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0),
+			 next + i + 1);
+	q->serial[slot] = q->posted++;
+	q->vr.avail->ring[q->avail_idx % q->vr.num] = head;
+	__atomic_store_n(&q->vr.avail->idx, ++q->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* The driver's half of available buffer notification suppression. */
+void ndp_kick(struct ndp *g, struct ndp_vq *q)
+{
+	__u16 old = q->kick_old, new = q->avail_idx;
+	int need;
+	__u64 one = 1;
+
+	if (old == new)
+		return;
+	q->kick_old = new;
+	ndp_mb();
+	if (ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
+		need = vring_need_event(*ndp_avail_event(&q->vr), new, old);
+	else
+		need = !(q->vr.used->flags & VRING_USED_F_NO_NOTIFY);
+	if (need && write(q->kick, &one, sizeof(one)) == sizeof(one))
+		q->kicks++;
+}
+
+static void ndp_take_call(struct ndp_vq *q)
+{
+	__u64 v = ndp_read_efd(q->call);
+
+	q->calls += v;
+	if (v)
+		q->notified = 1;
+}
+
+/*
+ * The driver enabled notifications (flags 0, or used_event at the next
+ * index) and found nothing new before it slept: the spec then says the
+ * device MUST notify once it writes that entry.
+ */
+static void ndp_check_notified(struct ndp *g, struct ndp_vq *q)
+{
+	struct pollfd p = { .fd = q->call, .events = POLLIN };
+
+	if (!q->notified && poll(&p, 1, NDP_WAIT_MS) == 1)
+		ndp_take_call(q);
+	if (!q->notified) {
+		ndp_fail(g,
+			 "q%u: used idx moved past %u after the driver asked to be notified there, but no call came in %d ms",
+			 q->idx, q->last_used, NDP_WAIT_MS);
+		g->stop = 1;
+	}
+	q->armed = 0;
+}
+
+/*
+ * Takes one used element; returns 1 with the serial of its buffer and
+ * the length the device wrote, 0 if there is none, -1 on a bogus one.
+ */
+int ndp_used(struct ndp *g, struct ndp_vq *q, unsigned int *serial,
+	     __u32 *len)
+{
+	struct vring_used_elem *e;
+	__u32 id;
+
+	if (__atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) == q->last_used)
+		return 0;
+	if (q->armed)
+		ndp_check_notified(g, q);
+	e = &q->vr.used->ring[q->last_used % q->vr.num];
+	id = e->id;
+	if (id >= q->vr.num || id % q->k || q->serial[id / q->k] == ~0u) {
+		ndp_fail(g, "q%u: used[%u] has id %u, not a buffer in flight",
+			 q->idx, q->last_used, id);
+		g->stop = 1;
+		return -1;
+	}
+	*serial = q->serial[id / q->k];
+	*len = e->len;
+	q->serial[id / q->k] = ~0u;
+	q->last_used++;
+	return 1;
+}
+
+/* Enables used notifications; returns 0 if something arrived meanwhile. */
+static int ndp_arm(struct ndp *g, struct ndp_vq *q)
+{
+	if (ndp_suppress(g))
+		return 1;
+	if (ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
+		vring_used_event(&q->vr) = q->last_used;
+	ndp_mb();
+	if (q->vr.used->idx != q->last_used)
+		return 0;
+	if (!q->armed) {
+		q->armed = 1;
+		q->notified = 0;
+	}
+	return 1;
+}
+
+/* Waits for a call, a frame on the host side, or until the deadline. */
+void ndp_sleep(struct ndp *g, long deadline)
+{
+	struct pollfd p[3] = {
+		{ .fd = g->vq[NDP_RX].call, .events = POLLIN },
+		{ .fd = g->vq[NDP_TX].call, .events = POLLIN },
+		{ .fd = g->pkt, .events = POLLIN },
+	};
+	long left = deadline - ndp_now_ms();
+	unsigned int i;
+
+	if (!ndp_arm(g, &g->vq[NDP_RX]) || !ndp_arm(g, &g->vq[NDP_TX]))
+		return;
+	/* suppressed: the driver polls the used rings */
+	if (ndp_suppress(g) && left > 2)
+		left = 2;
+	if (poll(p, 3, left > 100 ? 100 : left > 0 ? left : 0) <= 0)
+		return;
+	for (i = 0; i < 2; i++)
+		if (p[i].revents & POLLIN)
+			ndp_take_call(&g->vq[i]);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * net_datapath: the vhost-net data path, driven through the uAPI only.
+ *
+ * The test process is both the VMM and the guest's virtio-net driver: it
+ * maps "guest memory", registers it at a guest-physical address that is
+ * not its host address, lays out split rings in it, and moves frames
+ * through a tap (or macvtap) backend whose host side it watches with a
+ * packet socket.  net_datapath.c runs each scenario on the reference
+ * (/dev/vhost-net) and on kvio-net, each in a fresh child process, and
+ * compares what the virtio spec makes observable; ndp_guest.c is the
+ * driver and VMM side, ndp_traffic.c the frames and the scenarios.
+ */
+#ifndef KVIO_NET_DATAPATH_H
+#define KVIO_NET_DATAPATH_H
+
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "vhost_diff.h"
+
+#define NDP_GPA_BASE		0x100000ULL	/* guest-physical base */
+#define NDP_MEM_SIZE		(8UL << 20)
+#define NDP_PAGE		4096UL		/* the dirty log's page */
+#define NDP_LOG_BYTES		((NDP_GPA_BASE + NDP_MEM_SIZE) / NDP_PAGE / 8)
+#define NDP_HDR_LEN		12	/* struct virtio_net_hdr_mrg_rxbuf */
+#define NDP_NUMBUF_OFF		10	/* its num_buffers field */
+#define NDP_MAX_FRAME		1514
+#define NDP_MAX_PIECES		4
+#define NDP_MAX_EV		32768
+#define NDP_MSG_LEN		4096
+#define NDP_RX_FILL		0xee	/* what receive buffers hold before use */
+
+#ifndef BIT_ULL
+#define BIT_ULL(nr)	(1ULL << (nr))
+#endif
+
+/* Feature sets of the variants (VIRTIO_F_VERSION_1 always). */
+#define NDP_F_MRG	BIT_ULL(VIRTIO_NET_F_MRG_RXBUF)
+#define NDP_F_EVIDX	BIT_ULL(VIRTIO_RING_F_EVENT_IDX)
+#define NDP_F_INDIRECT	BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC)
+#define NDP_F_QEMU	(NDP_F_MRG | NDP_F_EVIDX | NDP_F_INDIRECT)
+#define NDP_F_VHOST_HDR	BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR)
+
+/* Variant flags */
+#define NDP_MACVTAP	0x1	/* macvtap on a veth instead of a tap */
+#define NDP_SUPPRESS	0x2	/* the driver asks for no used notifications */
+#define NDP_DIRTY	0x4	/* dirty log on, checked after the traffic */
+
+enum ndp_queue { NDP_RX, NDP_TX };
+
+/*
+ * What both runs record, compared stream by stream.  NDP_NOTE holds what
+ * the spec leaves open (notifications the driver asked not to get, the
+ * num_buffers field without VIRTIO_NET_F_MRG_RXBUF): differences there are
+ * reported, not failed.
+ */
+enum ndp_stream {
+	NDP_STEP,	/* ioctls: seq = step, id = ret, len = errno, hash = val */
+	NDP_WIRE,	/* a frame the guest sent, seen on the host side */
+	NDP_TX_USED,	/* a TX used element: id, len */
+	NDP_RX_USED,	/* an RX used element: id, len */
+	NDP_RX_FRAME,	/* a received frame: hdr, num_buffers, buffer bytes */
+	NDP_DIRTY_PAGE,	/* a page marked in the dirty log: seq = pfn */
+	NDP_NOTE,
+	NDP_NSTREAMS
+};
+
+struct ndp_ev {
+	__u16 stream;
+	__u16 nbufs;	/* RX frame: used elements it took */
+	__u32 seq;	/* frame number, step number, pfn or note kind */
+	__u32 id;
+	__u32 len;
+	__u32 aux;	/* RX frame: num_buffers; note: its value */
+	__u8 hdr[NDP_HDR_LEN];
+	__u64 hash;	/* FNV-1a of the bytes concerned */
+};
+
+/* One run's recording; lives in a shared mapping. */
+struct ndp_run {
+	struct kvio_run steps;	/* what the kvio_* ioctl wrappers record */
+	int nfail;
+	int truncated;
+	unsigned int nev;
+	char msg[NDP_MSG_LEN];	/* self-check failures, one per line */
+	struct ndp_ev ev[NDP_MAX_EV];
+};
+
+struct ndp_cfg {
+	unsigned int num;	/* ring size */
+	__u64 features;		/* on top of VIRTIO_F_VERSION_1 */
+	unsigned int flags;
+	unsigned int rxbuf;	/* mergeable buffer size; 0: 64..263 bytes */
+	unsigned int tx, rx;	/* frames to send, frames to receive */
+	__u16 base;		/* initial ring index (VHOST_SET_VRING_BASE) */
+};
+
+/* Where a buffer sits in guest memory: a chain of up to 4 pieces. */
+struct ndp_chain {
+	unsigned int n;
+	int indirect;
+	__u64 gpa[NDP_MAX_PIECES];
+	__u32 len[NDP_MAX_PIECES];
+};
+
+/* The driver's view of one virtqueue. */
+struct ndp_vq {
+	unsigned int idx;
+	unsigned int k;		/* descriptors per slot */
+	unsigned int nslots;	/* buffers in flight at most */
+	struct vring vr;
+	__u64 used_gpa;
+	__u16 avail_idx;	/* next index the driver publishes */
+	__u16 last_used;	/* next used index the driver reads */
+	__u16 kick_old;		/* avail index at the last kick decision */
+	unsigned int posted;	/* buffers posted so far: their serial */
+	unsigned int *serial;	/* per slot: serial of the buffer, or ~0 */
+	int kick, call, err;
+	int armed;		/* asked for a notification, then slept */
+	int notified;		/* a call arrived since it was armed */
+	unsigned int kicks, calls;
+};
+
+struct ndp {
+	struct kvio_ctx *c;
+	struct ndp_run *run;
+	const struct ndp_cfg *cfg;
+	int peer_ifindex;	/* macvtap: the veth end the host watches */
+	__u64 features;
+	char *mem;
+	int dev, backend, pkt, logfd;
+	int stop;		/* a fatal failure: stop the traffic */
+	struct ndp_vq vq[2];
+	/* traffic */
+	unsigned int tx_done, wire_seen, rx_sent, rx_frames, rx_used;
+	unsigned int nb_one, nb_fill;	/* num_buffers values, no MRG_RXBUF */
+	unsigned int asm_n, asm_need;	/* RX frame being assembled */
+	unsigned int asm_slot[64];
+	__u32 asm_len[64];
+	__u8 *log;		/* the dirty bitmap the device writes */
+	__u8 expect[NDP_LOG_BYTES];	/* the pages the driver knows written */
+};
+
+/* ndp_guest.c: recording, guest memory, rings, device and backend */
+__printf(2, 3) void ndp_fail(struct ndp *g, const char *fmt, ...);
+void ndp_ev_add(struct ndp *g, const struct ndp_ev *e);
+__u64 ndp_hash(__u64 h, const void *p, size_t len);
+void *ndp_hva(struct ndp *g, __u64 gpa);
+long ndp_now_ms(void);
+int ndp_has(const struct ndp *g, unsigned int bit);
+int ndp_if_quiet_up(int sock, const char *ifname);
+int ndp_if_wait_running(int sock, const char *ifname);
+int ndp_setup(struct ndp *g);
+void ndp_stop_device(struct ndp *g);
+void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch);
+void ndp_kick(struct ndp *g, struct ndp_vq *q);
+int ndp_slot_free(const struct ndp_vq *q);
+int ndp_used(struct ndp *g, struct ndp_vq *q, unsigned int *slot,
+	     __u32 *len);
+void ndp_sleep(struct ndp *g, long deadline);
+void ndp_enable_log(struct ndp *g);
+
+/* ndp_traffic.c: set up, move the frames, stop, check and record */
+void ndp_scenario(struct ndp *g);
+
+#endif /* KVIO_NET_DATAPATH_H */
