@@ -3,8 +3,7 @@
 #
 # Run the kvio selftests in a VM on every kernel we built for, then print
 # one summary line: "N passed, N failed" (skips are listed, never passed).
-# KVIO_KERNELS="6.1 6.12" limits the kernels; KVIO_DATAPATH=1 adds the
-# data-path test (selftests/kvio/run.sh).
+# KVIO_KERNELS="6.1 6.12" limits the kernels.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +43,6 @@ for k in $kernels; do
 	echo "check: running selftests on $k (log: $log)"
 	start=$(date +%s)
 	"$top/tools/vm/run" --kernel "$k" -- \
-		env KVIO_DATAPATH="${KVIO_DATAPATH:-0}" \
 		sh "$top/selftests/kvio/run.sh" "$top/build/selftests" >"$log" 2>&1
 	rc=$?
 	grep -E '^vm: ' "$log" | sed "s/^/check: $k: /"

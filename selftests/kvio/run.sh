@@ -9,9 +9,6 @@
 #
 # vhost_diff reads Documentation/differences.rst from $KVIO_REPO (or
 # $KVIO_DIFF_DOC); KVIO_REPO defaults to the repository holding this script.
-#
-# net_datapath (the data-path test) runs only with KVIO_DATAPATH=1, while
-# kvio-net's data path is being written.
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
@@ -29,7 +26,6 @@ for src in "$here"/*.c; do
 	name=$(basename "$src" .c)
 	case $name in
 	diff_* | sc_* | ndp_*) continue ;;
-	net_datapath) [ "${KVIO_DATAPATH:-0}" = 1 ] || continue ;;
 	esac
 	progs="$progs $name"
 done
@@ -40,7 +36,6 @@ if [ -z "$progs" ]; then
 		fi
 		case $f in
 		*.sh) continue ;;
-		*/net_datapath) [ "${KVIO_DATAPATH:-0}" = 1 ] || continue ;;
 		esac
 		progs="$progs $(basename "$f")"
 	done
