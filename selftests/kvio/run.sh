@@ -25,7 +25,7 @@ for src in "$here"/*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	case $name in
-	diff_* | sc_* | ndp_*) continue ;;
+	diff_* | sc_* | ndp_* | helper_*) continue ;;
 	esac
 	progs="$progs $name"
 done
@@ -35,7 +35,7 @@ if [ -z "$progs" ]; then
 			continue
 		fi
 		case $f in
-		*.sh) continue ;;
+		*.sh | */helper_*) continue ;;
 		esac
 		progs="$progs $(basename "$f")"
 	done
