@@ -67,7 +67,7 @@ static int kvio_net_rx_bufs(struct kvio_net_vring *nvr, size_t len,
 			goto undo;
 		}
 		if (out || !in) {
-			head = kvio_ring_break(vr, "RX chain with readable buffers");
+			head = kvio_ring_break(vr, "RX chain not made of writable buffers");
 			goto undo;
 		}
 		if (log)

@@ -77,7 +77,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 			continue;
 		}
 		if (in || !out) {
-			kvio_ring_break(vr, "TX chain with writable buffers");
+			kvio_ring_break(vr, "TX chain not made of readable buffers");
 			break;
 		}
 		len = kvio_net_tx_one(nvr, sock, out);
