@@ -387,7 +387,7 @@ void ndp_enable_log(struct ndp *g)
 		g->stop = 1;
 }
 
-static __u64 ndp_read_efd(int fd)
+__u64 ndp_read_efd(int fd)
 {
 	__u64 v = 0;
 
@@ -439,8 +439,8 @@ int ndp_slot_free(const struct ndp_vq *q)
 	return q->serial[q->posted % q->nslots] == ~0u;
 }
 
-static void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len,
-		     __u16 flags, __u16 next)
+void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len, __u16 flags,
+	      __u16 next)
 {
 	d->addr = gpa;
 	d->len = len;
@@ -448,15 +448,28 @@ static void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len,
 	d->next = next;
 }
 
-/* Makes the chain available in the next slot; the caller checked it is free. */
-void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
+/* The head descriptor of the next slot; the caller checked it is free. */
+unsigned int ndp_next_head(const struct ndp_vq *q)
 {
-	unsigned int slot = q->posted % q->nslots, head = slot * q->k, i;
+	return q->posted % q->nslots * q->k;
+}
+
+/* Where the indirect table of the slot at head lives: 64K a queue. */
+__u64 ndp_ind_table(const struct ndp_vq *q, unsigned int head)
+{
+	return NDP_GPA_BASE + NDP_IND_OFF + q->idx * 0x10000UL +
+	       head / q->k * NDP_IND_SLOT;
+}
+
+/* Writes the descriptors of a chain (and its indirect table) at head. */
+void ndp_write_chain(struct ndp *g, const struct ndp_vq *q, unsigned int head,
+		     const struct ndp_chain *ch)
+{
 	__u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
-	__u64 tbl = NDP_GPA_BASE + NDP_IND_OFF + q->idx * 0x10000UL +
-		    slot * NDP_IND_SLOT;
+	__u64 tbl = ndp_ind_table(q, head);
 	struct vring_desc *d = q->vr.desc + head;
 	__u16 next = head;
+	unsigned int i;
 
 	if (ch->indirect) {
 		ndp_desc(d, tbl, ch->n * sizeof(*d), VRING_DESC_F_INDIRECT, 0);
@@ -467,9 +480,27 @@ void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
 		ndp_desc(d + i, ch->gpa[i], ch->len[i],
 			 wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0),
 			 next + i + 1);
-	q->serial[slot] = q->posted++;
+}
+
+/*
+ * Makes the next slot's descriptors available, with head as the avail
+ * ring entry (a corrupt driver may write another).
+ */
+void ndp_publish(struct ndp_vq *q, __u16 head)
+{
+	q->serial[q->posted % q->nslots] = q->posted;
+	q->posted++;
 	q->vr.avail->ring[q->avail_idx % q->vr.num] = head;
 	__atomic_store_n(&q->vr.avail->idx, ++q->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* Makes the chain available in the next slot; the caller checked it is free. */
+void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
+{
+	unsigned int head = ndp_next_head(q);
+
+	ndp_write_chain(g, q, head, ch);
+	ndp_publish(q, head);
 }
 
 /* The driver's half of available buffer notification suppression. */

@@ -36,14 +36,12 @@
 #define NOTE_CALLS	1	/* calls while the driver suppressed them */
 #define NOTE_NUMBUF	2	/* num_buffers without MRG_RXBUF */
 
-enum { NDP_DIR_TX, NDP_DIR_RX };
-
 /*
  * Frame seq of one direction: sizes from 60 to 1514 (around the 1024-byte
  * page split of the dirty-log buffers too), the test EtherType, the
  * sequence number, then a pattern.  Returns the length.
  */
-static unsigned int ndp_frame(__u8 *f, int dir, unsigned int seq)
+unsigned int ndp_frame(__u8 *f, int dir, unsigned int seq)
 {
 	static const unsigned short sizes[] = {
 		60, 1514, 61, 1000, 64, 1513, 127, 1011, 128, 1012, 255, 1013,
@@ -172,19 +170,25 @@ static void ndp_tx_chain(struct ndp *g, unsigned int n, __u32 len,
 	}
 }
 
+/* Transmit buffer serial: its frame, behind a zero vnet header. */
+void ndp_tx_fill(struct ndp *g, unsigned int serial, struct ndp_chain *ch)
+{
+	__u8 s[NDP_HDR_LEN + NDP_MAX_FRAME] = { 0 };
+	unsigned int len = ndp_frame(s + NDP_HDR_LEN, NDP_DIR_TX, serial);
+
+	ndp_tx_chain(g, serial, len, ch);
+	ndp_scatter(g, ch, s);
+}
+
 static int ndp_tx_post(struct ndp *g)
 {
 	struct ndp_vq *q = &g->vq[NDP_TX];
-	__u8 s[NDP_HDR_LEN + NDP_MAX_FRAME] = { 0 };
 	struct ndp_chain ch;
-	unsigned int len;
 	int n = 0;
 
 	while (q->posted < g->cfg->tx && ndp_slot_free(q) &&
 	       (q->posted >= NDP_LOCKSTEP || q->posted == g->tx_done)) {
-		len = ndp_frame(s + NDP_HDR_LEN, NDP_DIR_TX, q->posted);
-		ndp_tx_chain(g, q->posted, len, &ch);
-		ndp_scatter(g, &ch, s);
+		ndp_tx_fill(g, q->posted, &ch);
 		ndp_post(g, q, &ch);
 		n++;
 	}
@@ -313,17 +317,24 @@ static __u32 ndp_chain_len(const struct ndp_chain *ch)
 	return len;
 }
 
+/* Receive buffer serial, filled with what "not written" looks like. */
+void ndp_rx_fill(struct ndp *g, unsigned int serial, struct ndp_chain *ch)
+{
+	unsigned int i;
+
+	ndp_rx_chain(g, serial, ch);
+	for (i = 0; i < ch->n; i++)
+		memset(ndp_hva(g, ch->gpa[i]), NDP_RX_FILL, ch->len[i]);
+}
+
 static int ndp_rx_refill(struct ndp *g)
 {
 	struct ndp_vq *q = &g->vq[NDP_RX];
 	struct ndp_chain ch;
-	unsigned int i;
 	int n = 0;
 
 	while (ndp_slot_free(q)) {
-		ndp_rx_chain(g, q->posted, &ch);
-		for (i = 0; i < ch.n; i++)
-			memset(ndp_hva(g, ch.gpa[i]), NDP_RX_FILL, ch.len[i]);
+		ndp_rx_fill(g, q->posted, &ch);
 		ndp_post(g, q, &ch);
 		n++;
 	}
@@ -331,7 +342,7 @@ static int ndp_rx_refill(struct ndp *g)
 	return n;
 }
 
-static int ndp_rx_inject(struct ndp *g)
+int ndp_rx_inject(struct ndp *g)
 {
 	__u8 f[NDP_MAX_FRAME];
 	unsigned int len;
@@ -496,7 +507,12 @@ static void ndp_stalled(struct ndp *g)
 	g->stop = 1;
 }
 
-static void ndp_run_traffic(struct ndp *g)
+/*
+ * Moves frames until cfg->tx were sent and cfg->rx received, or until a
+ * failure stops it.  A direction with 0 is left alone (and must not have
+ * moved a frame yet).
+ */
+void ndp_run_traffic(struct ndp *g)
 {
 	long deadline = ndp_now_ms() + NDP_IDLE_MS;
 	struct pollfd p = { .fd = g->pkt, .events = POLLIN };

@@ -49,6 +49,9 @@
 
 enum ndp_queue { NDP_RX, NDP_TX };
 
+/* Frame direction: sent by the guest, or received by it */
+enum { NDP_DIR_TX, NDP_DIR_RX };
+
 /*
  * What both runs record, compared stream by stream.  NDP_NOTE holds what
  * the spec leaves open (notifications the driver asked not to get, the
@@ -153,6 +156,13 @@ int ndp_if_quiet_up(int sock, const char *ifname);
 int ndp_if_wait_running(int sock, const char *ifname);
 int ndp_setup(struct ndp *g);
 void ndp_stop_device(struct ndp *g);
+void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len, __u16 flags,
+	      __u16 next);
+unsigned int ndp_next_head(const struct ndp_vq *q);
+__u64 ndp_ind_table(const struct ndp_vq *q, unsigned int head);
+void ndp_write_chain(struct ndp *g, const struct ndp_vq *q, unsigned int head,
+		     const struct ndp_chain *ch);
+void ndp_publish(struct ndp_vq *q, __u16 head);
 void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch);
 void ndp_kick(struct ndp *g, struct ndp_vq *q);
 int ndp_slot_free(const struct ndp_vq *q);
@@ -160,8 +170,14 @@ int ndp_used(struct ndp *g, struct ndp_vq *q, unsigned int *slot,
 	     __u32 *len);
 void ndp_sleep(struct ndp *g, long deadline);
 void ndp_enable_log(struct ndp *g);
+__u64 ndp_read_efd(int fd);
 
 /* ndp_traffic.c: set up, move the frames, stop, check and record */
+unsigned int ndp_frame(__u8 *f, int dir, unsigned int seq);
+void ndp_tx_fill(struct ndp *g, unsigned int serial, struct ndp_chain *ch);
+void ndp_rx_fill(struct ndp *g, unsigned int serial, struct ndp_chain *ch);
+int ndp_rx_inject(struct ndp *g);
+void ndp_run_traffic(struct ndp *g);
 void ndp_scenario(struct ndp *g);
 
 #endif /* KVIO_NET_DATAPATH_H */
