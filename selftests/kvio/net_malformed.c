@@ -1,0 +1,885 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * net_malformed: kvio-net and a guest that corrupts its rings.
+ *
+ * kvio does not guess what a malformed ring means: it breaks the ring
+ * (drivers/vhost/ring.c), signals the ring's error eventfd, logs one
+ * ratelimited line "kvio_vhost: ring N of owner PID stopped: WHY" and
+ * does nothing more on that ring until the VMM restarts it with a new
+ * backend or VHOST_SET_VRING_BASE.  Upstream vhost has no such state (it
+ * signals the error fd and tries again at the next kick), so this test is
+ * kvio's alone, not differential.
+ *
+ * Every variant is one way a guest can corrupt a ring, tried on the TX
+ * and on the RX ring (when it applies to both), each time with fresh
+ * devices.  The test is the VMM and the guest's driver at once (the
+ * driver of net_datapath, ndp_*.c): it publishes the bad chain, makes the
+ * device read it (a kick; for RX also a frame to receive), and checks
+ * - the error eventfd fires within NM_ERR_MS, once per line logged;
+ * - no used element appears for the bad chain, and kicks do nothing more;
+ * - the device's other ring still moves frames, and so does a second
+ *   device of the same owner (it shares the owner's worker);
+ * - the kernel log has the expected line, and only that;
+ * - after the VMM's restart (detach the backend, the guest repairs the
+ *   chain, SET_VRING_BASE to the guest's used index, attach, kick) frames
+ *   go through that ring again, none lost;
+ * - close() of each device returns within NM_CLOSE_MS.
+ * The "storm" tests break a ring 200 times (the log stays ratelimited,
+ * every break is signalled) and under a flood of 10000 kicks (the
+ * worker keeps serving the other rings and devices).
+ *
+ * KVIO_DIFF_DEV names the node under test (default /dev/kvio-net).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <linux/if_packet.h>
+
+#include "kselftest_harness.h"
+#include "net_datapath.h"
+
+#define NM_ERR_MS	3000	/* the error eventfd fires by then */
+#define NM_CLOSE_MS	2000	/* close() of a device returns by then */
+#define NM_FRAMES	3	/* frames a working ring must move */
+#define NM_SENTINEL	0xa5a5a5a5u	/* a used element nobody wrote */
+#define NM_RL_BURST	10	/* pr_warn_ratelimited(): 10 lines ... */
+#define NM_RL_MS	5000	/* ... per 5 s */
+#define NM_RL_US	5300000LL	/* the same, with a margin */
+#define NM_BAD_KICKS	200
+#define NM_FLOOD_KICKS	10000
+#define NM_FLOOD_FRAMES	50
+#define NM_MAX_LINES	256
+#define NM_WHY_LEN	80
+#define NM_REC_LEN	8192
+#define NM_RECENT	32
+
+enum nm_class {
+	NM_LOOP2,		/* a 2-cycle of descriptors */
+	NM_LOOP_RING,		/* a cycle through the whole ring */
+	NM_NEXT_RANGE,		/* next == ring size */
+	NM_HEAD_RANGE,		/* avail ring entry == ring size */
+	NM_ADDR_OUTSIDE,	/* buffer just past the memory table */
+	NM_LEN_HUGE,		/* length 0xffffffff, past the end of memory */
+	NM_IND_NESTED,		/* indirect inside indirect */
+	NM_IND_LEN0,		/* indirect table of length 0 */
+	NM_IND_LEN_ODD,		/* ... of a length not a multiple of 16 */
+	NM_IND_OUTSIDE,		/* ... outside guest memory */
+	NM_IND_NEXT_RANGE,	/* next beyond the indirect table */
+	NM_IND_LOOP,		/* a cycle inside the indirect table */
+	NM_AVAIL_JUMP,		/* avail idx moved by ring size + 1 */
+	NM_TX_WRITABLE,		/* a TX chain with a writable descriptor */
+	NM_RX_READABLE,		/* an RX chain with a readable descriptor */
+	NM_RX_READABLE_2ND,	/* ... after a good one for the same frame */
+	NM_WR_THEN_RD,		/* readable after writable */
+	NM_EMPTY,		/* a chain of one zero-length buffer */
+	NM_USED_RO,		/* used ring read-only after the attach */
+};
+
+/* What kvio logs for each: drivers/vhost/ring.c, drivers/net/{tx,rx}.c */
+static const char * const nm_why[] = {
+	[NM_LOOP2] = "loop in descriptor chain",
+	[NM_LOOP_RING] = "loop in descriptor chain",
+	[NM_NEXT_RANGE] = "next descriptor out of range",
+	[NM_HEAD_RANGE] = "head index out of range",
+	[NM_ADDR_OUTSIDE] = "buffer outside guest memory",
+	[NM_LEN_HUGE] = "buffer outside guest memory",
+	[NM_IND_NESTED] = "indirect inside indirect",
+	[NM_IND_LEN0] = "bad indirect table length",
+	[NM_IND_LEN_ODD] = "bad indirect table length",
+	[NM_IND_OUTSIDE] = "indirect table outside guest memory",
+	[NM_IND_NEXT_RANGE] = "indirect next out of range",
+	[NM_IND_LOOP] = "loop in indirect table",
+	[NM_AVAIL_JUMP] = "avail index moved by more than the ring size",
+	[NM_TX_WRITABLE] = "TX chain not made of readable buffers",
+	[NM_RX_READABLE] = "RX chain not made of writable buffers",
+	[NM_RX_READABLE_2ND] = "RX chain not made of writable buffers",
+	[NM_WR_THEN_RD] = "readable buffer after writable",
+	[NM_USED_RO] = "used ring not writable",
+};
+
+static const char *nm_why_on(enum nm_class bad, enum ndp_queue qi)
+{
+	if (bad != NM_EMPTY)
+		return nm_why[bad];
+	return nm_why[qi == NDP_TX ? NM_TX_WRITABLE : NM_RX_READABLE];
+}
+
+struct nm_line {
+	unsigned int ring;
+	char why[NM_WHY_LEN];
+};
+
+/* One owner's two devices: dev[0] gets the bad ring, dev[1] looks on. */
+struct nm {
+	struct kvio_ctx c;
+	struct ndp_run *run;	/* both devices record here */
+	size_t shown;		/* run->msg printed up to here */
+	struct ndp_cfg cfg[2];
+	struct ndp dev[2];
+	int kmsg;		/* /dev/kmsg from where the run began */
+	unsigned int nlines;
+	struct nm_line line[NM_MAX_LINES];
+};
+
+/* Prints the driver's new failures; true if there are none at all. */
+static int nm_ok(struct nm *nm)
+{
+	char *m = nm->run->msg + nm->shown, *nl;
+
+	while ((nl = strchr(m, '\n'))) {
+		ksft_print_msg("%.*s\n", (int)(nl - m), m);
+		m = nl + 1;
+	}
+	nm->shown = m - nm->run->msg;
+	return !nm->run->nfail;
+}
+
+static void nm_free(struct nm *nm)
+{
+	int i;
+
+	if (!nm)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (nm->dev[i].dev >= 0)
+			close(nm->dev[i].dev);
+		if (nm->dev[i].backend >= 0)
+			close(nm->dev[i].backend);
+		if (nm->dev[i].pkt >= 0)
+			close(nm->dev[i].pkt);
+	}
+	if (nm->kmsg >= 0)
+		close(nm->kmsg);
+	free(nm->run);
+	free(nm);
+}
+
+static const char *nm_path(void)
+{
+	return kvio_env_or("KVIO_DIFF_DEV", "/dev/kvio-net");
+}
+
+/* Two devices of this process, set up as QEMU does, with tap backends. */
+static struct nm *nm_new(struct __test_metadata *_metadata, unsigned int num,
+			 __u64 features, unsigned int rxbuf)
+{
+	struct nm *nm = calloc(1, sizeof(*nm));
+	struct ndp *g;
+	int i;
+
+	ASSERT_NE(NULL, nm);
+	nm->run = calloc(1, sizeof(*nm->run));
+	ASSERT_NE(NULL, nm->run);
+	nm->c.run = &nm->run->steps;
+	nm->c.path = nm_path();
+	nm->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, nm->kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	lseek(nm->kmsg, 0, SEEK_END);
+	for (i = 0; i < 2; i++) {
+		g = &nm->dev[i];
+		g->dev = -1;
+		g->backend = -1;
+		g->pkt = -1;
+		nm->cfg[i].num = num;
+		nm->cfg[i].features = features;
+		nm->cfg[i].rxbuf = rxbuf;
+		g->c = &nm->c;
+		g->run = nm->run;
+		g->cfg = &nm->cfg[i];
+	}
+	for (i = 0; i < 2; i++) {
+		if (ndp_setup(&nm->dev[i]))
+			nm_ok(nm);
+		ASSERT_EQ(0, nm->run->nfail) TH_LOG("device setup failed");
+	}
+	return nm;
+}
+
+/*
+ * Runs g's traffic until tx frames were posted and sent and rx received,
+ * counting from the first; 0 leaves that ring alone, which is right only
+ * while it has moved no frame (ndp_run_traffic() waits for the count).
+ */
+static int nm_traffic(struct nm *nm, struct ndp *g, unsigned int tx,
+		      unsigned int rx)
+{
+	struct ndp_cfg *cfg = &nm->cfg[g - nm->dev];
+
+	cfg->tx = tx ? g->vq[NDP_TX].posted + tx : 0;
+	cfg->rx = rx ? g->rx_sent + rx : 0;
+	ndp_run_traffic(g);
+	return nm_ok(nm) && !g->stop ? 0 : -1;
+}
+
+static int nm_kick(const struct ndp_vq *q)
+{
+	__u64 one = 1;
+
+	return write(q->kick, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+/* The value of an eventfd once it fires, or 0 after ms. */
+static __u64 nm_wait_efd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 ? ndp_read_efd(fd) : 0;
+}
+
+/* Only the broken ring signals its error eventfd. */
+static int nm_others_quiet(struct nm *nm, const struct ndp_vq *bad)
+{
+	int i, j, quiet = 1;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 2; j++)
+			if (&nm->dev[i].vq[j] != bad &&
+			    ndp_read_efd(nm->dev[i].vq[j].err))
+				quiet = 0;
+	return quiet;
+}
+
+/* The kernel log */
+
+/* The next record of /dev/kmsg: its time (us) and text; 0 at the end. */
+static int nm_record(int fd, char *rec, long long *ts, char **msg)
+{
+	ssize_t n;
+	char *nl;
+
+	do
+		n = read(fd, rec, NM_REC_LEN - 1);
+	while (n < 0 && errno == EPIPE);	/* overwritten: go on */
+	if (n <= 0)
+		return 0;
+	rec[n] = 0;
+	*msg = strchr(rec, ';');
+	if (!*msg || sscanf(rec, "%*u,%*u,%lld", ts) != 1) {
+		*msg = rec + n;
+		return 1;
+	}
+	nl = strchr(++*msg, '\n');
+	if (nl)
+		*nl = 0;
+	return 1;
+}
+
+static int nm_parse(const char *msg, struct nm_line *l, int *owner)
+{
+	return sscanf(msg, "kvio_vhost: ring %u of owner %d stopped: %79[^\n]",
+		      &l->ring, owner, l->why) == 3;
+}
+
+/* Collects this process's new "stopped" lines. */
+static void nm_scan(struct nm *nm)
+{
+	static char rec[NM_REC_LEN];
+	struct nm_line l;
+	long long ts;
+	int owner;
+	char *msg;
+
+	while (nm_record(nm->kmsg, rec, &ts, &msg))
+		if (nm_parse(msg, &l, &owner) && owner == getpid() &&
+		    nm->nlines < NM_MAX_LINES)
+			nm->line[nm->nlines++] = l;
+}
+
+/*
+ * pr_warn_ratelimited() lets 10 lines through per 5 s, for all rings of
+ * all owners together.  Before a test breaks rings, wait until the lines
+ * of the tests before it leave room for its own: count the lines of the
+ * last 5 s by the kernel's clock, read from a marker logged for that
+ * (which also tells the reader of dmesg which test comes next).
+ */
+static void nm_pace(unsigned int ring, const char *why, int need)
+{
+	static char rec[NM_REC_LEN];
+	long long recent[NM_RECENT], now = -1, ts;
+	char mark[160], put[168];
+	int fd, n = 0, k, owner, excess;
+	struct nm_line l;
+	char *msg;
+
+	fd = open("/dev/kmsg", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	snprintf(mark, sizeof(mark), "net_malformed: pid %d breaks ring %u: %s",
+		 getpid(), ring, why);
+	snprintf(put, sizeof(put), "<6>%s\n", mark);
+	if (write(fd, put, strlen(put)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return;
+	}
+	while (now < 0 && nm_record(fd, rec, &ts, &msg)) {
+		if (!strcmp(msg, mark))
+			now = ts;
+		else if (nm_parse(msg, &l, &owner))
+			recent[n++ % NM_RECENT] = ts;
+	}
+	close(fd);
+	if (now < 0)
+		return;
+	/* the lines still in the window are the last ones */
+	for (k = n; k > 0 && n - k < NM_RECENT &&
+	     recent[(k - 1) % NM_RECENT] + NM_RL_US > now; k--)
+		;
+	/* wait until the oldest of them leave it, as many as needed */
+	excess = n - k - (NM_RL_BURST - need);
+	if (excess > 0)
+		usleep(recent[(k + excess - 1) % NM_RECENT] + NM_RL_US - now);
+}
+
+/* Checks the new lines: 1 to max, all about ring and why; returns them. */
+static unsigned int nm_lines(struct __test_metadata *_metadata, struct nm *nm,
+			     unsigned int from, unsigned int ring,
+			     const char *why, unsigned int max)
+{
+	unsigned int i, n;
+
+	nm_scan(nm);
+	n = nm->nlines - from;
+	EXPECT_LE(1u, n)
+		TH_LOG("no line 'kvio_vhost: ring %u of owner %d stopped: %s' in the kernel log",
+		       ring, getpid(), why);
+	EXPECT_GE(max, n) TH_LOG("%u lines for one broken ring", n);
+	for (i = from; i < nm->nlines; i++) {
+		EXPECT_EQ(ring, nm->line[i].ring);
+		EXPECT_STREQ(why, nm->line[i].why);
+	}
+	return n;
+}
+
+/* The guest */
+
+static struct vring_used_elem *nm_used_elem(const struct ndp_vq *q)
+{
+	return &q->vr.used->ring[q->last_used % q->vr.num];
+}
+
+/* Marks the used element the device would write next. */
+static void nm_sentinel(const struct ndp_vq *q)
+{
+	nm_used_elem(q)->id = NM_SENTINEL;
+	nm_used_elem(q)->len = NM_SENTINEL;
+}
+
+/* The device wrote no used element and did not move the used index. */
+static int nm_untouched(const struct ndp_vq *q)
+{
+	const struct vring_used_elem *e = nm_used_elem(q);
+
+	return __atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) ==
+	       q->last_used && e->id == NM_SENTINEL && e->len == NM_SENTINEL;
+}
+
+static int nm_protect_used(const struct ndp_vq *q, int prot)
+{
+	size_t len = 6 + 8 * q->vr.num;
+
+	return mprotect(q->vr.used, (len + NDP_PAGE - 1) & ~(NDP_PAGE - 1),
+			prot);
+}
+
+/* A good buffer for serial, as net_datapath's driver lays it out. */
+static void nm_good(struct ndp *g, const struct ndp_vq *q,
+		    unsigned int serial, struct ndp_chain *ch)
+{
+	if (q->idx == NDP_TX)
+		ndp_tx_fill(g, serial, ch);
+	else
+		ndp_rx_fill(g, serial, ch);
+}
+
+/* The chain at head, made bad in an indirect table; buf is its buffer. */
+static void nm_bad_table(struct ndp *g, struct ndp_vq *q, unsigned int head,
+			 __u64 buf, enum nm_class bad)
+{
+	__u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
+	__u64 tbl = ndp_ind_table(q, head);
+	struct vring_desc *t = ndp_hva(g, tbl);
+	__u32 len = 2 * sizeof(*t);
+
+	ndp_desc(t, buf, 64, wr | VRING_DESC_F_NEXT, 1);
+	ndp_desc(t + 1, buf + 64, 64, wr, 0);
+	if (bad == NM_IND_NESTED)
+		ndp_desc(t + 1, tbl, sizeof(*t), VRING_DESC_F_INDIRECT, 0);
+	else if (bad == NM_IND_LEN0)
+		len = 0;
+	else if (bad == NM_IND_LEN_ODD)
+		len = sizeof(*t) + 8;
+	else if (bad == NM_IND_OUTSIDE)
+		tbl = NDP_GPA_BASE + NDP_MEM_SIZE;
+	else if (bad == NM_IND_NEXT_RANGE)
+		ndp_desc(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 2);
+	else if (bad == NM_IND_LOOP)
+		ndp_desc(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 0);
+	ndp_desc(q->vr.desc + head, tbl, len, VRING_DESC_F_INDIRECT, 0);
+}
+
+/* The chain at head, made bad in the descriptor table. */
+static void nm_bad_descs(struct ndp_vq *q, unsigned int head, __u64 buf,
+			 enum nm_class bad)
+{
+	const __u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
+	const __u16 nx = VRING_DESC_F_NEXT, w = VRING_DESC_F_WRITE;
+	unsigned int num = q->vr.num, next = (head + 1) % num, i;
+	struct vring_desc *d = q->vr.desc;
+
+	if (bad == NM_LOOP2) {
+		ndp_desc(d + head, buf, 64, wr | nx, next);
+		ndp_desc(d + next, buf + 64, 64, wr | nx, head);
+	} else if (bad == NM_LOOP_RING) {
+		for (i = 0; i < num; i++)
+			ndp_desc(d + i, buf, 16, wr | nx, (i + 1) % num);
+	} else if (bad == NM_NEXT_RANGE) {
+		ndp_desc(d + head, buf, 64, wr | nx, num);
+	} else if (bad == NM_ADDR_OUTSIDE) {
+		ndp_desc(d + head, NDP_GPA_BASE + NDP_MEM_SIZE, 64, wr, 0);
+	} else if (bad == NM_LEN_HUGE) {
+		ndp_desc(d + head, buf, 0xffffffff, wr, 0);
+	} else if (bad == NM_TX_WRITABLE) {	/* a frame, then room */
+		ndp_desc(d + head, buf, NDP_HDR_LEN + 60, nx, next);
+		ndp_desc(d + next, buf + 128, 64, w, 0);
+	} else if (bad == NM_RX_READABLE || bad == NM_RX_READABLE_2ND) {
+		/* a header to read, then room */
+		ndp_desc(d + head, buf, NDP_HDR_LEN, nx, next);
+		ndp_desc(d + next, buf + 64, 1600, w, 0);
+	} else if (bad == NM_WR_THEN_RD) {
+		ndp_desc(d + head, buf, 64, w | nx, next);
+		ndp_desc(d + next, buf + 64, 64, 0, 0);
+	} else if (bad == NM_EMPTY) {
+		ndp_desc(d + head, buf, 0, wr, 0);
+	}
+}
+
+/* The guest publishes a chain in the next slot, bad the way bad says. */
+static int nm_corrupt(struct ndp *g, struct ndp_vq *q, enum nm_class bad)
+{
+	unsigned int head = ndp_next_head(q), num = q->vr.num;
+	struct ndp_chain ch;
+
+	if (bad == NM_RX_READABLE_2ND) {
+		nm_good(g, q, q->posted, &ch);
+		ndp_post(g, q, &ch);
+		head = ndp_next_head(q);
+	}
+	nm_good(g, q, q->posted, &ch);
+	ndp_write_chain(g, q, head, &ch);
+	if (bad >= NM_IND_NESTED && bad <= NM_IND_LOOP)
+		nm_bad_table(g, q, head, ch.gpa[0], bad);
+	else
+		nm_bad_descs(q, head, ch.gpa[0], bad);
+	if (bad == NM_USED_RO && nm_protect_used(q, PROT_READ))
+		return -1;
+	ndp_publish(q, bad == NM_HEAD_RANGE ? num : head);
+	if (bad == NM_AVAIL_JUMP)
+		__atomic_store_n(&q->vr.avail->idx, q->avail_idx + num,
+				 __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The guest's repair: the chain it meant to publish, where it meant to. */
+static void nm_repair(struct ndp *g, struct ndp_vq *q)
+{
+	unsigned int serial = q->posted - 1, head = serial % q->nslots * q->k;
+	struct ndp_chain ch;
+
+	nm_good(g, q, serial, &ch);
+	ndp_write_chain(g, q, head, &ch);
+	q->vr.avail->ring[(__u16)(q->avail_idx - 1) % q->vr.num] = head;
+	__atomic_store_n(&q->vr.avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* What makes the device read the ring: a kick; for RX a frame to take. */
+static int nm_trigger(struct nm *nm, struct ndp *g, const struct ndp_vq *q)
+{
+	if (nm_kick(q))
+		return -1;
+	if (q->idx == NDP_TX)
+		return 0;
+	nm->cfg[g - nm->dev].rx = g->rx_sent + 1;
+	return ndp_rx_inject(g) == 1 ? 0 : -1;
+}
+
+/* The frame the device sent before it found the used ring read-only. */
+static int nm_take_sent(struct ndp *g, unsigned int serial)
+{
+	struct pollfd p = { .fd = g->pkt, .events = POLLIN };
+	__u8 f[2048], want[NDP_MAX_FRAME];
+	unsigned int len = ndp_frame(want, NDP_DIR_TX, serial);
+	struct sockaddr_ll ll;
+	socklen_t sl;
+	ssize_t n;
+
+	while (poll(&p, 1, NM_ERR_MS) == 1) {
+		sl = sizeof(ll);
+		n = recvfrom(g->pkt, f, sizeof(f), 0, (struct sockaddr *)&ll,
+			     &sl);
+		if (n < 0)
+			return -1;
+		if (ll.sll_pkttype != PACKET_OUTGOING)
+			return n == len && !memcmp(f, want, len) ? 0 : -1;
+	}
+	return -1;
+}
+
+/* The VMM */
+
+static long nm_backend(struct ndp *g, unsigned int idx, int fd)
+{
+	return kvio_file(g->c, "backend", g->dev, VHOST_NET_SET_BACKEND, idx,
+			 fd);
+}
+
+/*
+ * Restarts a broken ring: detach the backend, let the guest repair the
+ * ring, resume at the guest's used index (every buffer it has not got
+ * back is still to do), attach, kick.  Returns where the device said it
+ * stopped.  A device that took the chain before it found the used ring
+ * read-only sent its frame (TX), or received a frame into it that the
+ * guest never gets (RX): the replay sends the frame again, or the next.
+ */
+static unsigned int nm_restart(struct __test_metadata *_metadata,
+			       struct ndp *g, struct ndp_vq *q,
+			       enum nm_class bad)
+{
+	struct vhost_vring_state s = { .index = q->idx };
+	unsigned int used = q->last_used;
+
+	ASSERT_EQ(0, nm_backend(g, q->idx, -1))
+		TH_LOG("detach: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(g->dev, VHOST_GET_VRING_BASE, &s))
+		TH_LOG("GET_VRING_BASE: %s", strerror(errno));
+	ASSERT_EQ(0, (__u16)(s.num - used) > 1)
+		TH_LOG("stopped at avail index %u, the guest's used index is %u",
+		       s.num, used);
+	if (bad == NM_USED_RO) {
+		ASSERT_EQ(0, nm_protect_used(q, PROT_READ | PROT_WRITE));
+		if (s.num != used && q->idx == NDP_TX)
+			ASSERT_EQ(0, nm_take_sent(g, q->posted - 1))
+				TH_LOG("the chain was taken, its frame not sent");
+		if (s.num != used && q->idx == NDP_RX)
+			g->rx_frames++;
+	}
+	nm_repair(g, q);
+	ASSERT_EQ(0, kvio_state(g->c, "base", g->dev, VHOST_SET_VRING_BASE,
+				q->idx, used))
+		TH_LOG("SET_VRING_BASE: %s", strerror(errno));
+	ASSERT_EQ(0, nm_backend(g, q->idx, g->backend))
+		TH_LOG("attach: %s", strerror(errno));
+	ASSERT_EQ(0, nm_kick(q));
+	return s.num;
+}
+
+/* close() of each device, timed: it must not wait on a stuck worker. */
+static long nm_close(struct __test_metadata *_metadata, struct nm *nm)
+{
+	long t0, ms, worst = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		t0 = ndp_now_ms();
+		EXPECT_EQ(0, close(nm->dev[i].dev));
+		ms = ndp_now_ms() - t0;
+		nm->dev[i].dev = -1;
+		EXPECT_GT(NM_CLOSE_MS, ms) TH_LOG("close() took %ld ms", ms);
+		worst = ms > worst ? ms : worst;
+	}
+	return worst;
+}
+
+/* One malformed ring */
+
+FIXTURE(malformed) {
+	struct nm *nm;
+};
+
+FIXTURE_VARIANT(malformed) {
+	enum nm_class bad;
+	unsigned int num;	/* ring size; 0: 256 */
+	__u64 features;		/* 0: NDP_F_QEMU */
+	unsigned int rxbuf;	/* receive buffer size; 0: 2048, a frame */
+};
+
+FIXTURE_SETUP(malformed)
+{
+	if (!kvio_is_chardev(nm_path()))
+		SKIP(return, "%s is missing: load kvio_net", nm_path());
+}
+
+FIXTURE_TEARDOWN(malformed)
+{
+	nm_free(self->nm);
+}
+
+static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
+		    enum ndp_queue qi, enum nm_class bad)
+{
+	struct ndp *a = &nm->dev[0], *b = &nm->dev[1];
+	struct ndp_vq *q = &a->vq[qi];
+	const int tx = qi == NDP_TX, max = bad == NM_USED_RO ? 2 : 1;
+	const char *why = nm_why_on(bad, qi);
+	unsigned int lines, stopped, used = q->last_used;
+	__u64 signals;
+	long t0, t_err, t_close;
+
+	nm_pace(qi, why, max);
+	nm_sentinel(q);
+	ASSERT_EQ(0, nm_corrupt(a, q, bad)) TH_LOG("mprotect: %s", strerror(errno));
+	t0 = ndp_now_ms();
+	ASSERT_EQ(0, nm_trigger(nm, a, q));
+	signals = nm_wait_efd(q->err, NM_ERR_MS);
+	t_err = ndp_now_ms() - t0;
+	ASSERT_NE(0, signals) TH_LOG("no error eventfd signal in %d ms", NM_ERR_MS);
+
+	/* stopped: a kick does nothing; the rest of the worker's rings work */
+	ASSERT_EQ(0, nm_kick(q));
+	ASSERT_EQ(0, nm_traffic(nm, a, tx ? 0 : NM_FRAMES, tx ? NM_FRAMES : 0))
+		TH_LOG("the other ring of the device stopped too");
+	ASSERT_EQ(0, nm_traffic(nm, b, NM_FRAMES, NM_FRAMES))
+		TH_LOG("another device of the same owner stopped too");
+	EXPECT_TRUE(nm_untouched(q)) TH_LOG("a used element for the bad chain");
+	signals += ndp_read_efd(q->err);
+	lines = nm_lines(_metadata, nm, 0, qi, why, max);
+	EXPECT_EQ(lines, signals) TH_LOG("error eventfd signalled %llu times",
+					 (unsigned long long)signals);
+	EXPECT_TRUE(nm_others_quiet(nm, q));
+
+	stopped = nm_restart(_metadata, a, q, bad);
+	ASSERT_EQ(0, nm_traffic(nm, a, NM_FRAMES, NM_FRAMES))
+		TH_LOG("no traffic after the restart");
+	nm_scan(nm);
+	EXPECT_EQ(lines, nm->nlines) TH_LOG("lines logged after the restart");
+	EXPECT_EQ(0, ndp_read_efd(q->err));
+	EXPECT_TRUE(nm_others_quiet(nm, q));
+	t_close = nm_close(_metadata, nm);
+	if (stopped != used && bad != NM_USED_RO)
+		ksft_print_msg("note: GET_VRING_BASE %u, the guest's used index %u\n",
+			       stopped, used);
+	ksft_print_msg("%s: error fd in %ld ms, %u line(s), close %ld ms\n",
+		       tx ? "TX" : "RX", t_err, lines, t_close);
+}
+
+/* Both rings, each with fresh devices, unless the class is one ring's. */
+TEST_F_TIMEOUT(malformed, ring, 120)
+{
+	enum ndp_queue qi;
+
+	for (qi = NDP_RX; qi <= NDP_TX; qi++) {
+		if (qi == NDP_RX ? variant->bad == NM_TX_WRITABLE :
+		    variant->bad >= NM_RX_READABLE &&
+		    variant->bad <= NM_RX_READABLE_2ND)
+			continue;
+		self->nm = nm_new(_metadata, variant->num ?: 256,
+				  variant->features ?: NDP_F_QEMU,
+				  variant->rxbuf ?: 2048);
+		nm_case(_metadata, self->nm, qi, variant->bad);
+		nm_free(self->nm);
+		self->nm = NULL;
+	}
+}
+
+FIXTURE_VARIANT_ADD(malformed, loop2) { .bad = NM_LOOP2 };
+
+FIXTURE_VARIANT_ADD(malformed, loop_ring) { .bad = NM_LOOP_RING };
+
+/* as many descriptors as iovecs the device has room for (UIO_MAXIOV) */
+FIXTURE_VARIANT_ADD(malformed, loop_ring_1024) {
+	.bad = NM_LOOP_RING, .num = 1024,
+};
+
+FIXTURE_VARIANT_ADD(malformed, next_range) { .bad = NM_NEXT_RANGE };
+
+FIXTURE_VARIANT_ADD(malformed, head_range) { .bad = NM_HEAD_RANGE };
+
+FIXTURE_VARIANT_ADD(malformed, addr_outside) { .bad = NM_ADDR_OUTSIDE };
+
+FIXTURE_VARIANT_ADD(malformed, len_huge) { .bad = NM_LEN_HUGE };
+
+FIXTURE_VARIANT_ADD(malformed, ind_nested) { .bad = NM_IND_NESTED };
+
+FIXTURE_VARIANT_ADD(malformed, ind_len0) { .bad = NM_IND_LEN0 };
+
+FIXTURE_VARIANT_ADD(malformed, ind_len_odd) { .bad = NM_IND_LEN_ODD };
+
+FIXTURE_VARIANT_ADD(malformed, ind_outside) { .bad = NM_IND_OUTSIDE };
+
+FIXTURE_VARIANT_ADD(malformed, ind_next_range) { .bad = NM_IND_NEXT_RANGE };
+
+FIXTURE_VARIANT_ADD(malformed, ind_loop) { .bad = NM_IND_LOOP };
+
+FIXTURE_VARIANT_ADD(malformed, avail_jump) { .bad = NM_AVAIL_JUMP };
+
+FIXTURE_VARIANT_ADD(malformed, tx_writable) { .bad = NM_TX_WRITABLE };
+
+FIXTURE_VARIANT_ADD(malformed, rx_readable) { .bad = NM_RX_READABLE };
+
+/* the frame needs two buffers of 1K: a good one, then the bad one */
+FIXTURE_VARIANT_ADD(malformed, rx_readable_2nd) {
+	.bad = NM_RX_READABLE_2ND, .rxbuf = 1024,
+};
+
+FIXTURE_VARIANT_ADD(malformed, wr_then_rd) { .bad = NM_WR_THEN_RD };
+
+FIXTURE_VARIANT_ADD(malformed, empty) { .bad = NM_EMPTY };
+
+/* with EVENT_IDX the device finds out after it took the chain */
+FIXTURE_VARIANT_ADD(malformed, used_ro) { .bad = NM_USED_RO };
+
+/* without, already when it asks the guest not to kick */
+FIXTURE_VARIANT_ADD(malformed, used_ro_noevidx) {
+	.bad = NM_USED_RO, .features = NDP_F_MRG | NDP_F_INDIRECT,
+};
+
+/* Many breaks */
+
+FIXTURE(storm) {
+	struct nm *nm;
+};
+
+FIXTURE_SETUP(storm)
+{
+	if (!kvio_is_chardev(nm_path()))
+		SKIP(return, "%s is missing: load kvio_net", nm_path());
+	self->nm = nm_new(_metadata, 1024, NDP_F_QEMU, 2048);
+}
+
+FIXTURE_TEARDOWN(storm)
+{
+	nm_free(self->nm);
+}
+
+/* Waits until the worker ran what was queued: it serves b too, in order. */
+static int nm_sync(struct nm *nm)
+{
+	return nm_traffic(nm, &nm->dev[1], 1, 1);
+}
+
+/*
+ * A stopped ring stays stopped: 200 kicks, one line, one signal.  Then
+ * 200 restarts, each broken again at once: 200 signals, but the log
+ * stays ratelimited (10 lines per 5 s).
+ */
+TEST_F_TIMEOUT(storm, ratelimit, 120)
+{
+	struct nm *nm = self->nm;
+	struct ndp *a = &nm->dev[0];
+	struct ndp_vq *q = &a->vq[NDP_TX];
+	const char *why = nm_why[NM_LOOP2];
+	unsigned int used = q->last_used, from, lines, i;
+	__u64 signals = 0, v;
+	long t0, ms;
+
+	nm_pace(NDP_TX, why, 1);
+	nm_sentinel(q);
+	ASSERT_EQ(0, nm_corrupt(a, q, NM_LOOP2));
+	for (i = 0; i < NM_BAD_KICKS; i++)
+		ASSERT_EQ(0, nm_kick(q));
+	ASSERT_NE(0, nm_wait_efd(q->err, NM_ERR_MS));
+	ASSERT_EQ(0, nm_sync(nm));
+	EXPECT_EQ(0, ndp_read_efd(q->err)) TH_LOG("signalled again while stopped");
+	EXPECT_EQ(1, nm_lines(_metadata, nm, 0, NDP_TX, why, 1));
+
+	nm_pace(NDP_TX, why, NM_RL_BURST);	/* a fresh ratelimit window */
+	from = nm->nlines;
+	t0 = ndp_now_ms();
+	for (i = 0; i < NM_BAD_KICKS; i++) {
+		ASSERT_EQ(0, nm_backend(a, NDP_TX, -1));
+		ASSERT_EQ(0, kvio_state(a->c, "base", a->dev,
+					VHOST_SET_VRING_BASE, NDP_TX, used));
+		ASSERT_EQ(0, nm_backend(a, NDP_TX, a->backend));
+		ASSERT_EQ(0, nm_kick(q));
+		v = nm_wait_efd(q->err, NM_ERR_MS);
+		ASSERT_NE(0, v) TH_LOG("restart %u: no error eventfd signal", i);
+		signals += v;
+	}
+	ms = ndp_now_ms() - t0;
+	ASSERT_EQ(0, nm_sync(nm));
+	signals += ndp_read_efd(q->err);
+	EXPECT_EQ(NM_BAD_KICKS, signals);
+	lines = nm_lines(_metadata, nm, from, NDP_TX, why,
+			 NM_RL_BURST * (1 + ms / NM_RL_MS));
+	EXPECT_TRUE(nm_untouched(q));
+	ksft_print_msg("%u breaks in %ld ms: %llu signals, %u lines; close %ld ms\n",
+		       NM_BAD_KICKS, ms, (unsigned long long)signals, lines,
+		       nm_close(_metadata, nm));
+}
+
+struct nm_kicker {
+	int fd;
+	int done;	/* kicks so far */
+	int stop;	/* then go on until told to stop */
+	int fail;
+};
+
+static void *nm_kicker(void *arg)
+{
+	struct nm_kicker *k = arg;
+	__u64 one = 1;
+	int i;
+
+	for (i = 0; i < NM_FLOOD_KICKS ||
+	     !__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE); i++) {
+		if (write(k->fd, &one, sizeof(one)) != sizeof(one))
+			k->fail++;
+		__atomic_store_n(&k->done, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/*
+ * The ring breaks (a loop through all 1024 descriptors) while kicks come
+ * in, 10000 and more until the traffic is through: the shared worker
+ * still serves the device's other ring and the other device, and the
+ * owner closes everything at once.
+ */
+TEST_F_TIMEOUT(storm, flood, 120)
+{
+	struct nm *nm = self->nm;
+	struct ndp *a = &nm->dev[0], *b = &nm->dev[1];
+	struct ndp_vq *q = &a->vq[NDP_TX];
+	const char *why = nm_why[NM_LOOP_RING];
+	struct nm_kicker k = { .fd = q->kick };
+	long t0, t_traffic, t_close;
+	pthread_t th;
+
+	nm_pace(NDP_TX, why, 1);
+	nm_sentinel(q);
+	ASSERT_EQ(0, pthread_create(&th, NULL, nm_kicker, &k));
+	while (__atomic_load_n(&k.done, __ATOMIC_ACQUIRE) < NM_FLOOD_KICKS / 10)
+		usleep(100);
+	ASSERT_EQ(0, nm_corrupt(a, q, NM_LOOP_RING));
+	t0 = ndp_now_ms();
+	EXPECT_EQ(0, nm_traffic(nm, a, 0, NM_FLOOD_FRAMES));
+	EXPECT_EQ(0, nm_traffic(nm, b, NM_FLOOD_FRAMES, NM_FLOOD_FRAMES));
+	t_traffic = ndp_now_ms() - t0;
+	__atomic_store_n(&k.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, k.fail);
+	EXPECT_NE(0, nm_wait_efd(q->err, NM_ERR_MS));
+	ASSERT_EQ(0, nm_sync(nm));
+	EXPECT_EQ(0, ndp_read_efd(q->err)) TH_LOG("signalled again while stopped");
+	EXPECT_TRUE(nm_untouched(q));
+	EXPECT_EQ(1, nm_lines(_metadata, nm, 0, NDP_TX, why, 1));
+
+	t0 = ndp_now_ms();
+	t_close = nm_close(_metadata, nm);
+	close(a->backend);
+	close(b->backend);
+	a->backend = -1;
+	b->backend = -1;
+	ksft_print_msg("traffic %ld ms under %d kicks; close %ld ms each at most, %ld ms in all\n",
+		       t_traffic, k.done, t_close, ndp_now_ms() - t0);
+	EXPECT_GT(NM_CLOSE_MS, ndp_now_ms() - t0);
+}
+
+TEST_HARNESS_MAIN
