@@ -67,6 +67,8 @@ static int kvio_net_rx_bufs(struct kvio_net_vring *nvr, size_t len,
 			goto undo;
 		}
 		if (out || !in) {
+			/* Give back the bad chain too: the base stays on it. */
+			kvio_ring_unpop(vr, 1);
 			head = kvio_ring_break(vr, "RX chain not made of writable buffers");
 			goto undo;
 		}

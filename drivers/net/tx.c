@@ -77,6 +77,8 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 			continue;
 		}
 		if (in || !out) {
+			/* Leave the bad chain available, as ring.c does. */
+			kvio_ring_unpop(vr, 1);
 			kvio_ring_break(vr, "TX chain not made of readable buffers");
 			break;
 		}

@@ -26,6 +26,9 @@
  */
 int kvio_ring_break(struct kvio_vring *vr, const char *why)
 {
+	/* One report per break, however many accesses fail after it. */
+	if (vr->broken)
+		return -EINVAL;
 	vr->broken = true;
 	pr_warn_ratelimited("ring %d of owner %d stopped: %s\n",
 			    vr->index, vr->owner_pid, why);

@@ -626,7 +626,7 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 {
 	struct ndp *a = &nm->dev[0], *b = &nm->dev[1];
 	struct ndp_vq *q = &a->vq[qi];
-	const int tx = qi == NDP_TX, max = bad == NM_USED_RO ? 2 : 1;
+	const int tx = qi == NDP_TX, max = 1;
 	const char *why = nm_why_on(bad, qi);
 	unsigned int lines, stopped, used = q->last_used;
 	__u64 signals;
@@ -662,9 +662,9 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 	EXPECT_EQ(0, ndp_read_efd(q->err));
 	EXPECT_TRUE(nm_others_quiet(nm, q));
 	t_close = nm_close(_metadata, nm);
-	if (stopped != used && bad != NM_USED_RO)
-		ksft_print_msg("note: GET_VRING_BASE %u, the guest's used index %u\n",
-			       stopped, used);
+	/* The base stays on the bad chain (a read-only used ring aside). */
+	if (bad != NM_USED_RO)
+		EXPECT_EQ(used, stopped);
 	ksft_print_msg("%s: error fd in %ld ms, %u line(s), close %ld ms\n",
 		       tx ? "TX" : "RX", t_err, lines, t_close);
 }
@@ -806,8 +806,12 @@ TEST_F_TIMEOUT(storm, ratelimit, 120)
 	ASSERT_EQ(0, nm_sync(nm));
 	signals += ndp_read_efd(q->err);
 	EXPECT_EQ(NM_BAD_KICKS, signals);
+	/*
+	 * The kernel's window starts at its first line, not at our pacing:
+	 * the storm may end one window and fill the next.
+	 */
 	lines = nm_lines(_metadata, nm, from, NDP_TX, why,
-			 NM_RL_BURST * (1 + ms / NM_RL_MS));
+			 NM_RL_BURST * (2 + ms / NM_RL_MS));
 	EXPECT_TRUE(nm_untouched(q));
 	ksft_print_msg("%u breaks in %ld ms: %llu signals, %u lines; close %ld ms\n",
 		       NM_BAD_KICKS, ms, (unsigned long long)signals, lines,
