@@ -46,6 +46,8 @@ struct kvio_net {
 void kvio_net_handle_tx(struct kvio_net *n);
 void kvio_net_handle_rx(struct kvio_net *n);
 void kvio_net_flush_used(struct kvio_net_vring *nvr);
+bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
+		    size_t *total, size_t len);
 
 /* backend.c */
 struct socket *kvio_net_get_socket(int fd);

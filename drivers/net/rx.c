@@ -197,12 +197,8 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			kvio_ring_disable_notify(vr);
 			continue;
 		}
-		total += len;
-		if (++pkts >= KVIO_NET_WEIGHT_PKTS ||
-		    total >= KVIO_NET_WEIGHT_BYTES) {
-			kvio_poll_queue(&vr->poll);
+		if (kvio_net_spent(nvr, &pkts, &total, len))
 			break;
-		}
 	}
 	kvio_net_flush_used(nvr);
 }

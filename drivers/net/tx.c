@@ -19,6 +19,20 @@ void kvio_net_flush_used(struct kvio_net_vring *nvr)
 	nvr->nused = 0;
 }
 
+/*
+ * Account one frame; once the ring has had its share of the worker,
+ * requeue it behind the other rings and return true.
+ */
+bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
+		    size_t *total, size_t len)
+{
+	*total += len;
+	if (++*pkts < KVIO_NET_WEIGHT_PKTS && *total < KVIO_NET_WEIGHT_BYTES)
+		return false;
+	kvio_poll_queue(&nvr->vr.poll);
+	return true;
+}
+
 static void kvio_net_complete(struct kvio_net_vring *nvr, unsigned int head,
 			      u32 len)
 {
@@ -92,13 +106,8 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 		if (len < 0)
 			break;
 		kvio_net_complete(nvr, head, 0);
-		total += len;
-		if (++pkts >= KVIO_NET_WEIGHT_PKTS ||
-		    total >= KVIO_NET_WEIGHT_BYTES) {
-			/* Let other rings run; continue later. */
-			kvio_poll_queue(&vr->poll);
+		if (kvio_net_spent(nvr, &pkts, &total, len))
 			break;
-		}
 	}
 	kvio_net_flush_used(nvr);
 }
