@@ -1,0 +1,285 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# A real client, no VM: DPDK's testpmd drives the vhost device through its
+# virtio-user port (vhost-kernel backend), whose other end is a tap.  Frames
+# go both ways and are counted on both sides:
+#
+#   txonly   testpmd transmits for a few seconds; the tap must receive at
+#            least 90% of what testpmd says it put on the ring, all 64 bytes
+#            long (a mangled virtio-net header shows up as a wrong length);
+#   rxonly   helper_rawsend transmits N frames on the tap; testpmd must
+#            receive at least 90% of them, and no more than N;
+#   io       the same, with testpmd sending each frame back: at least 90% of
+#            N must come back to the tap.
+#
+# A dead data path fails all three: the tx ring fills after queue_size frames
+# and nothing arrives on either side.
+#
+# usage: dpdk_virtio_user.sh [BINDIR]    (BINDIR holds helper_rawsend;
+#                                         default: this script's directory)
+# env:   KVIO_VHOST_DEV  the vhost-net device to test (default /dev/kvio-net)
+#
+# Needs root, /dev/net/tun and dpdk-testpmd (Debian: dpdk-dev and
+# librte-net-virtio23).  No hugepages: testpmd runs on --no-huge memory,
+# which virtio-user's vhost-kernel backend can use as it is.  Output: KTAP.
+
+set -u
+
+DEV=${KVIO_VHOST_DEV:-/dev/kvio-net}
+here=$(cd "$(dirname "$0")" && pwd)
+bindir=${1:-$here}
+rawsend=$bindir/helper_rawsend
+TAP=kvdpdk0
+QSIZE=256
+FRAMES=2000		# injected per phase, paced at RATE per second
+RATE=2000
+TX_SECONDS=5
+MIN_TX=1000		# a dead path stops at QSIZE frames
+WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
+
+NTESTS=4
+tap_made=
+tp_pid=
+tmp=
+
+cleanup() {
+	if [ -n "$tp_pid" ]; then
+		kill "$tp_pid" 2>/dev/null
+		wait "$tp_pid" 2>/dev/null
+	fi
+	[ -n "$tap_made" ] && ip link del "$TAP" 2>/dev/null
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+n=0
+fails=0
+ok() {
+	n=$((n + 1))
+	echo "ok $n $1"
+}
+not_ok() {
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n $1"
+}
+diag() { echo "# $*"; }
+
+# Every test after a fatal setup failure fails too, with the reason.
+bail() {
+	diag "$1"
+	while [ "$n" -lt "$NTESTS" ]; do
+		case $n in
+		0) not_ok testpmd_start ;;
+		1) not_ok txonly_to_tap ;;
+		2) not_ok tap_to_rxonly ;;
+		3) not_ok io_loopback ;;
+		esac
+	done
+	exit 1
+}
+
+# Only for what makes the test impossible here, never for a failure.  Exit
+# 0: run.sh fails on any non-zero status, and the runner counts the skips.
+skip_all() {
+	echo "1..$NTESTS"
+	for t in testpmd_start txonly_to_tap tap_to_rxonly io_loopback; do
+		n=$((n + 1))
+		echo "ok $n $t # SKIP $1"
+	done
+	exit 0
+}
+
+field() { echo "$2" | cut -d' ' -f"$1"; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+stat_of() { cat "/sys/class/net/$TAP/statistics/$1"; }
+
+# --- talking to testpmd ------------------------------------------------------
+#
+# testpmd runs interactively with its stdin on a fifo that this script keeps
+# open (fd 3) and its output in $log, line-buffered through stdbuf so that
+# each command's answer is there to read as soon as testpmd prints it.
+
+log_lines() { wc -l <"$log"; }
+
+# Wait until a line matching ERE $2 appears after line $1 of the log.
+wait_log() {
+	deadline=$(($(date +%s) + WAIT))
+	while :; do
+		alive=0
+		kill -0 "$tp_pid" 2>/dev/null && alive=1
+		tail -n "+$(($1 + 1))" "$log" | grep -Eq -- "$2" && return 0
+		[ "$alive" = 1 ] && [ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+# Send a command; wait for the line that ends its answer.  $mark is the log
+# line the answer starts after.
+tp_cmd() {
+	mark=$(log_lines)
+	echo "$1" >&3
+	wait_log "$mark" "$2"
+}
+
+# "rx tx" packets of the last "stop" (its forward statistics for port 0).
+fwd_stats() {
+	tail -n "+$((mark + 1))" "$log" | awk '
+	/Forward statistics for port 0/ { f = 1; next }
+	f && /RX-packets:/ { rx = $2 }
+	f && /TX-packets:/ { print rx, $2; exit }'
+}
+
+# "rx_packets rx_bytes tx_packets tx_bytes" of the last "show port stats 0".
+port_stats() {
+	tail -n "+$((mark + 1))" "$log" | awk '
+	/RX-packets:/ { rp = $2; rb = $6 }
+	/TX-packets:/ { print rp, rb, $2, $6; exit }'
+}
+
+# Run one forwarding mode: clear the counters, start, run $2, stop, and
+# leave the forward statistics in $fwd and the port's in $pst.
+run_mode() {
+	tp_cmd "set fwd $1" "Set $1 packet forwarding mode" || return 1
+	tp_cmd "clear port stats 0" "statistics for port 0 cleared" || return 1
+	tp_cmd start "forwarding packets/burst" || return 1
+	$2
+	tp_cmd stop "^Done\." || return 1
+	fwd=$(fwd_stats)
+	# The device may still be working through the last ring-full.
+	sleep 1
+	tp_cmd "show port stats 0" "Tx-pps:" || return 1
+	pst=$(port_stats)
+	[ -n "$fwd" ] && [ -n "$pst" ]
+}
+
+inject() {
+	sent=$("$rawsend" "$TAP" "$FRAMES" "$RATE")
+	sent=${sent:-0}
+	# Give the last frames time through the device before "stop".
+	sleep 1
+}
+
+# --- setup -------------------------------------------------------------------
+
+echo "TAP version 13"
+
+command -v dpdk-testpmd >/dev/null 2>&1 ||
+	skip_all "dpdk-testpmd not installed (Debian packages dpdk-dev librte-net-virtio23)"
+command -v stdbuf >/dev/null 2>&1 || skip_all "stdbuf (coreutils) not installed"
+[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
+[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+
+echo "1..$NTESTS"
+diag "device $DEV, tap $TAP"
+[ -c "$DEV" ] || bail "$DEV is not a character device (module not loaded?)"
+[ -x "$rawsend" ] || bail "$rawsend is missing (build the selftests)"
+ip link show "$TAP" >/dev/null 2>&1 && bail "$TAP exists already"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-dpdk.XXXXXX") || bail "mktemp failed"
+log=$tmp/testpmd.log
+: >"$log"
+
+# virtio-user opens the tap multiqueue whenever tun supports it, and tun
+# refuses to attach a multiqueue open to a single-queue device.
+ip tuntap add dev "$TAP" mode tap multi_queue || bail "cannot create $TAP"
+tap_made=1
+# No IPv6 autoconfiguration frames mixed into the tap's counters.
+if [ -w "/proc/sys/net/ipv6/conf/$TAP/disable_ipv6" ]; then
+	echo 1 >"/proc/sys/net/ipv6/conf/$TAP/disable_ipv6"
+fi
+ip link set "$TAP" up || bail "cannot bring $TAP up"
+
+mkfifo "$tmp/in" || bail "mkfifo failed"
+# Read-write, so that the open does not wait for a reader.
+exec 3<>"$tmp/in"
+
+t0=$(now)
+# Lcore 0 reads commands, lcore 1 forwards.  4096 mbufs fit in -m 64.
+stdbuf -oL -eL dpdk-testpmd -v --no-huge -m 64 --no-pci --no-shconf -l 0-1 \
+	--no-telemetry --log-level=lib.eal:warning \
+	"--vdev=virtio_user0,path=$DEV,queues=1,queue_size=$QSIZE,iface=$TAP" \
+	-- -i --rxd=$QSIZE --txd=$QSIZE --total-num-mbufs=4096 \
+	<&3 >"$log" 2>&1 &
+tp_pid=$!
+
+if wait_log 0 '^testpmd> ' && grep -q '^Port 0: ' "$log"; then
+	ok testpmd_start
+	diag "$(grep -m1 -o 'DPDK [0-9.]*' "$log"): testpmd ready in $(elapsed "$t0") s"
+else
+	sed 's/^/# testpmd: /' "$log"
+	bail "testpmd did not start its port on $DEV"
+fi
+
+# --- txonly: testpmd -> device -> tap --------------------------------------
+
+hold() { sleep "$TX_SECONDS"; }
+
+rx0=$(stat_of rx_packets)
+rxb0=$(stat_of rx_bytes)
+run_mode txonly hold || bail "testpmd did not run txonly"
+tx=$(field 2 "$fwd")
+got=$(($(stat_of rx_packets) - rx0))
+gotb=$(($(stat_of rx_bytes) - rxb0))
+diag "txonly: testpmd sent $tx frames in ${TX_SECONDS} s, the tap received $got ($((got / TX_SECONDS)) frames/s), $gotb bytes"
+if [ "$tx" -lt "$MIN_TX" ]; then
+	diag "testpmd could put only $tx frames on the ring: the device does not consume them"
+	not_ok txonly_to_tap
+elif [ $((got * 10)) -lt $((tx * 9)) ] || [ "$got" -gt "$tx" ]; then
+	diag "the tap received $got of $tx frames"
+	not_ok txonly_to_tap
+elif [ "$gotb" -ne $((got * 64)) ]; then
+	diag "frames on the tap are not all 64 bytes long: $gotb bytes in $got frames"
+	not_ok txonly_to_tap
+else
+	ok txonly_to_tap
+fi
+
+# --- rxonly: tap -> device -> testpmd --------------------------------------
+
+txd0=$(stat_of tx_dropped)
+run_mode rxonly inject || bail "testpmd did not run rxonly"
+rx=$(field 1 "$fwd")
+rxb=$(field 2 "$pst")
+diag "rxonly: $sent frames sent on the tap, testpmd received $rx ($rxb bytes), tap dropped $(($(stat_of tx_dropped) - txd0))"
+if [ "$sent" -ne "$FRAMES" ]; then
+	diag "helper_rawsend sent $sent of $FRAMES frames"
+	not_ok tap_to_rxonly
+elif [ $((rx * 10)) -lt $((FRAMES * 9)) ] || [ "$rx" -gt "$FRAMES" ]; then
+	diag "testpmd received $rx of $FRAMES frames"
+	not_ok tap_to_rxonly
+elif [ "$rxb" -ne $((rx * 64)) ]; then
+	diag "testpmd's frames are not all 64 bytes long: $rxb bytes in $rx frames"
+	not_ok tap_to_rxonly
+else
+	ok tap_to_rxonly
+fi
+
+# --- io: tap -> device -> testpmd -> device -> tap -------------------------
+
+rx0=$(stat_of rx_packets)
+run_mode io inject || bail "testpmd did not run io"
+back=$(($(stat_of rx_packets) - rx0))
+diag "io: $sent frames sent on the tap, testpmd received $(field 1 "$fwd") and sent $(field 2 "$fwd"), $back came back"
+if [ "$sent" -ne "$FRAMES" ] || [ $((back * 10)) -lt $((FRAMES * 9)) ] ||
+	[ "$back" -gt "$FRAMES" ]; then
+	not_ok io_loopback
+else
+	ok io_loopback
+fi
+
+t1=$(now)
+echo quit >&3
+wait_log 0 '^Bye' || diag "testpmd did not quit cleanly"
+wait "$tp_pid"
+rc=$?
+tp_pid=
+diag "testpmd exited with status $rc in $(elapsed "$t1") s"
+
+[ "$fails" -eq 0 ]
