@@ -37,12 +37,21 @@ count() {
 	      printf "%d %d %d\n", pass, fail + miss, skip }'
 }
 
+# The guest starts the tests with a fresh environment: pass on the
+# selftests' own switches (KVIO_CLIENTS=1 adds the real-client tests).
+envs=
+for v in KVIO_CLIENTS KVIO_VHOST_DEV KVIO_NESTED_ACCEL KVIO_NESTED_KERNEL; do
+	eval "val=\${$v:-}"
+	[ -n "$val" ] && envs="$envs $v=$val"
+done
+
 total_pass=0 total_fail=0 total_skip=0
 for k in $kernels; do
 	log=$logdir/$k.log
 	echo "check: running selftests on $k (log: $log)"
 	start=$(date +%s)
-	"$top/tools/vm/run" --kernel "$k" -- \
+	# shellcheck disable=SC2086 # $envs: words VAR=value
+	"$top/tools/vm/run" --kernel "$k" -- env $envs \
 		sh "$top/selftests/kvio/run.sh" "$top/build/selftests" >"$log" 2>&1
 	rc=$?
 	grep -E '^vm: ' "$log" | sed "s/^/check: $k: /"

@@ -9,6 +9,9 @@
 #
 # vhost_diff reads Documentation/differences.rst from $KVIO_REPO (or
 # $KVIO_DIFF_DOC); KVIO_REPO defaults to the repository holding this script.
+#
+# KVIO_CLIENTS=1 also runs the real-client tests, dpdk_virtio_user.sh and
+# qemu_vhostfd.sh, against $KVIO_VHOST_DEV (default /dev/kvio-net).
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
@@ -54,4 +57,15 @@ for p in $progs; do
 		rc=1
 	}
 done
+# The real clients (DPDK testpmd, a nested QEMU guest) only on request: they
+# need a working data path, and minutes under TCG.
+if [ "${KVIO_CLIENTS:-0}" = 1 ]; then
+	for s in dpdk_virtio_user.sh qemu_vhostfd.sh; do
+		echo "# run.sh: $s"
+		sh "$here/$s" "$bindir" || {
+			echo "# run.sh: $s exited with status $?"
+			rc=1
+		}
+	done
+fi
 exit $rc
