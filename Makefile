@@ -22,7 +22,7 @@ CHECKPATCH := $(BUILD)/ksrc/scripts/checkpatch.pl
 
 KBUILD_FILES := Kbuild drivers include uapi
 
-.PHONY: all modules deps check selftests style sparse clean help
+.PHONY: all modules deps check demo selftests style sparse clean help
 
 all: modules
 
@@ -30,6 +30,7 @@ help:
 	@echo 'make            build the modules for every installed kernel (or KDIR=)'
 	@echo 'make deps       install the Debian packages everything needs'
 	@echo 'make check      deps, build, and every selftest in VMs on every kernel'
+	@echo 'make demo       a nested guest through kvio-net, then through vhost-net'
 	@echo 'make style      checkpatch --strict over our sources'
 	@echo 'make sparse     build with sparse (C=1)'
 
@@ -86,6 +87,10 @@ selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
 check: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/check.sh
+
+demo: deps
+	$(MAKE) -C $(TOP) modules selftests
+	@sh $(TOP)/tools/demo.sh
 
 STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
 		'*.c' '*.h' | grep -v '^build/')
