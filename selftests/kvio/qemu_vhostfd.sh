@@ -81,112 +81,19 @@ NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
 NTESTS=$(echo "$NAMES" | wc -w)
 
-tmp=
 qpid=
-taps=
-bg_pids=
-kvm_loaded=
+# shellcheck source=nested_lib.sh
+. "$here/nested_lib.sh"
 
 cleanup() {
 	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
-	for p in $bg_pids; do
-		kill "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for t in $taps; do
-		ip link del "$t" 2>/dev/null
-	done
-	[ -n "$kvm_loaded" ] && modprobe -q -r "$kvm_loaded"
-	[ -n "$tmp" ] && rm -rf "$tmp"
+	nested_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-n=0
-fails=0
-result() { # status name [diagnostic]
-	n=$((n + 1))
-	[ $# -gt 2 ] && echo "# $3"
-	if [ "$1" = ok ]; then
-		echo "ok $n $2"
-	else
-		fails=$((fails + 1))
-		echo "not ok $n $2"
-	fi
-}
-diag() { echo "# $*"; }
-
-# A fatal failure: the remaining tests fail with it.
-bail() {
-	diag "$1"
-	i=0
-	for t in $NAMES; do
-		i=$((i + 1))
-		[ "$i" -gt "$n" ] && result fail "$t"
-	done
-	exit 1
-}
-
-# Only for what makes the test impossible here, never for a failure (exit
-# 0: run.sh fails on any non-zero status; the runner counts skips).
-skip_all() {
-	echo "1..$NTESTS"
-	for t in $NAMES; do
-		n=$((n + 1))
-		echo "ok $n $t # SKIP $1"
-	done
-	exit 0
-}
-
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
 # --- the guest's kernel and initramfs ---------------------------------------
-
-pick_kernel() {
-	if [ -n "${KVIO_NESTED_KERNEL:-}" ]; then
-		echo "$KVIO_NESTED_KERNEL"
-		return
-	fi
-	k=$(for f in /boot/vmlinuz-6.1.*; do
-		[ -f "$f" ] && echo "${f#/boot/vmlinuz-}"
-	done | sort -V | tail -n 1)
-	echo "${k:-$(uname -r)}"
-}
-
-# The module files, dependencies first, that virtio_net and virtio_pci need
-# on kernel $1; names built into the kernel are left out.
-guest_modules() {
-	awk '
-	function base(p) {
-		sub(/^.*\//, "", p)
-		sub(/\.ko(\.[a-z]+)?$/, "", p)
-		gsub(/-/, "_", p)
-		return p
-	}
-	function add(m,    i, k, d) {
-		if (m in done || !(m in file))
-			return
-		done[m] = 1
-		k = split(needs[m], d, " ")
-		for (i = 1; i <= k; i++)
-			add(base(d[i]))
-		print file[m]
-	}
-	{
-		f = $1
-		sub(/:$/, "", f)
-		m = base(f)
-		file[m] = f
-		$1 = ""
-		needs[m] = $0
-	}
-	END {
-		add("virtio_pci")
-		add("virtio_net")
-	}' "/lib/modules/$1/modules.dep"
-}
 
 # What the guest runs as /init.  /kvio.conf sets the addresses and ports,
 # the kernel command line the sizes (kvio_xfer=KB:KB).
@@ -287,50 +194,18 @@ exec sleep 3600
 EOF
 }
 
-# The guest's init links the busybox applets itself: one process there
-# rather than hundreds of ln here, each a slow exec under TCG.
-build_initramfs() { # kver dest
-	st=$tmp/initramfs
-	dest=$2
-	mkdir -p "$st/bin" "$st/lib/modules" "$st/dev" "$st/proc" "$st/sys"
-	cp "$busybox" "$st/bin/busybox" || return 1
-	mods=$(guest_modules "$1")
-	[ -n "$mods" ] || return 1
-	for m in $mods; do
-		name=${m##*/}
-		name=${name%%.ko*}.ko
-		case $m in
-		*.xz) xz -dc "/lib/modules/$1/$m" ;;
-		*.zst) zstd -dcq "/lib/modules/$1/$m" ;;
-		*.gz) gzip -dc "/lib/modules/$1/$m" ;;
-		*) cat "/lib/modules/$1/$m" ;;
-		esac >"$st/lib/modules/$name" || return 1
-		echo "$name" >>"$st/lib/modules/load.list"
-	done
+# /kvio.conf: the addresses and ports.
+write_guest_conf() {
 	# shellcheck disable=SC2086 # lists of port numbers
 	set -- $PORTS0 $PORTS1
-	cat >"$st/kvio.conf" <<EOF
+	cat <<EOF2
 HOST0=$HOST0 GUEST0=$GUEST0 HOST1=$HOST1 GUEST1=$GUEST1
 MAC0=$MAC0 MAC1=$MAC1 PINGS=$PINGS
 P0_H2G=$1 P0_G2H=$2 P1_H2G_A=$3 P1_G2H_A=$4 P1_H2G_B=$5 P1_G2H_B=$6
-EOF
-	write_guest_init >"$st/init"
-	chmod 755 "$st/init"
-	(cd "$st" && find . | cpio -o -H newc -R 0:0 --quiet) >"$dest"
+EOF2
 }
 
 # --- the host side --------------------------------------------------------
-
-make_tap() { # name address [multi_queue]
-	ip tuntap add dev "$1" mode tap ${3:+multi_queue} || return 1
-	taps="$taps $1"
-	if [ -w "/proc/sys/net/ipv6/conf/$1/disable_ipv6" ]; then
-		echo 1 >"/proc/sys/net/ipv6/conf/$1/disable_ipv6"
-	fi
-	ip addr add "$2/24" dev "$1" && ip link set "$1" up
-}
-
-stat_of() { cat "/sys/class/net/$1/statistics/$2"; }
 
 # One-shot listeners: serve a file, or receive one.  The receiving nc keeps
 # a never-ending stdin (fd 7), or it would stop at its end of file.
@@ -344,44 +219,18 @@ take() { # port file
 }
 
 # The last "KVIO: $1 ..." line of the guest, without the prefix and key.
-guest() {
-	tr -d '\r' <"$tmp/console" | sed -n "s/^KVIO: $1 //p" | tail -n 1
-}
+guest() { console_say "$1" "$tmp/console"; }
 
 # Wait up to $2 seconds for the guest to say $1, while QEMU lives, and
 # note when it did, in seconds since QEMU started (for guest_at).
 wait_guest() {
-	deadline=$(($(date +%s) + $2))
-	while ! tr -d '\r' <"$tmp/console" | grep -q "^KVIO: $1"; do
-		kill -0 "$qpid" 2>/dev/null || return 1
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.5
-	done
+	wait_console "$1" "$tmp/console" "$2" "$qpid" || return 1
 	echo "$1 $(since "$t_qemu")" >>"$tmp/seen"
 }
 guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
 
-field() { echo "$2" | cut -d' ' -f"$1"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# Threads named $WORKER<qemu pid>: "tid runtime_ns" each.
-workers() {
-	for c in /proc/[0-9]*/task/[0-9]*/comm; do
-		read -r name <"$c" 2>/dev/null || continue
-		[ "$name" = "$WORKER$qpid" ] || continue
-		t=${c%/comm}
-		echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null)"
-	done | sort -u
-}
-
 start_qemu() { # accel
-	# qemu64 under KVM too: the fewest features for the emulated SVM to
-	# get wrong (with -cpu host the test VM itself once reset).  The 6.12
-	# kernel double-faults early under TCG with -cpu max.
-	case $1 in
-	kvm) accel="-accel kvm -cpu qemu64" ;;
-	*) accel="-accel tcg -cpu qemu64" ;;
-	esac
+	accel=$(accel_args "$1")
 	: >"$tmp/console"
 	: >"$tmp/seen"
 	t_qemu=$(now)
@@ -433,14 +282,7 @@ stop_qemu() {
 # --- setup ------------------------------------------------------------------
 
 echo "TAP version 13"
-[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || skip_all "qemu-system-x86_64 not installed"
-busybox=$(command -v busybox) || skip_all "busybox (busybox-static) not installed"
-command -v cpio >/dev/null 2>&1 || skip_all "cpio not installed"
-kver=$(pick_kernel)
-{ [ -f "/boot/vmlinuz-$kver" ] && [ -f "/lib/modules/$kver/modules.dep" ]; } ||
-	skip_all "no kernel $kver with its modules for the guest"
+nested_require
 
 echo "1..$NTESTS"
 diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
@@ -452,41 +294,18 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-qemu.XXXXXX") || bail "mktemp failed"
 t0=$(now)
-build_initramfs "$kver" "$tmp/initramfs.cpio" || bail "cannot build the guest's initramfs"
+write_guest_init >"$tmp/init"
+write_guest_conf >"$tmp/conf"
+build_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
+	bail "cannot build the guest's initramfs"
 diag "initramfs ($(wc -c <"$tmp/initramfs.cpio") bytes) built in $(since "$t0") s"
-
-# The uncompressed kernel that tools/vm/run cached for this release boots
-# through PVH with qboot, skipping the BIOS and the decompression;
-# otherwise the bzImage, the slow way.
-repo=${KVIO_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
-if [ -s "$repo/build/vm/$kver/vmlinux" ] && [ -f /usr/share/qemu/qboot.rom ]; then
-	boot="-kernel $repo/build/vm/$kver/vmlinux -bios /usr/share/qemu/qboot.rom"
-else
-	boot="-kernel /boot/vmlinuz-$kver"
-fi
+pick_boot "$kver"
 diag "guest kernel image: ${boot#-kernel }"
 
 make_tap "$TAP0" "$HOST0" || bail "cannot set up $TAP0"
 make_tap "$TAP1" "$HOST1" multi_queue || bail "cannot set up $TAP1"
 
-# In the test VM, KVM runs on the SVM that the outer QEMU emulates with
-# TCG, and its nested paging there kills or stalls a nested guest about
-# one boot in three (QEMU 7.2); with shadow paging (npt=0) none did in a
-# dozen.  Set only when this script loads the module, in a VM.
-if [ "$ACCEL" = auto ]; then
-	ACCEL=tcg
-	if [ ! -c /dev/kvm ] && grep -qw hypervisor /proc/cpuinfo; then
-		if grep -qw svm /proc/cpuinfo && modprobe -q kvm_amd npt=0; then
-			kvm_loaded=kvm_amd
-		elif grep -qw vmx /proc/cpuinfo && modprobe -q kvm_intel; then
-			kvm_loaded=kvm_intel
-		fi
-	fi
-	[ -c /dev/kvm ] && ACCEL=kvm
-fi
-if [ "$ACCEL" = kvm ] && [ -r /sys/module/kvm_amd/parameters/npt ]; then
-	diag "kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt)"
-fi
+pick_accel
 mkfifo "$tmp/hold" || bail "mkfifo failed"
 exec 7<>"$tmp/hold"
 
@@ -555,7 +374,7 @@ fi
 
 # --- what QEMU did ------------------------------------------------------------
 
-w=$(workers)
+w=$(workers "$WORKER$qpid")
 nw=$(echo "$w" | grep -c .)
 ran=$(echo "$w" | awk '$2 > 0 { n++ } END { print n + 0 }')
 diag "workers $WORKER$qpid: $nw, $ran of which have run ($(echo "$w" | awk '{ printf "%s%.1f ms", s, $2 / 1e6; s = ", " }'))"

@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by the nested-guest tests (qemu_vhostfd.sh, qemu_migrate.sh), which
+# source it: KTAP reporting, the guest's kernel and initramfs, the host's
+# taps, KVM inside the test VM.  The caller sets NAMES (its test names) and
+# NTESTS, and may set cleanup_extra (a function run on exit).
+
+n=0
+fails=0
+tmp=
+taps=
+bg_pids=
+kvm_loaded=
+qpids=
+
+result() { # status name [diagnostic]
+	n=$((n + 1))
+	[ $# -gt 2 ] && echo "# $3"
+	if [ "$1" = ok ]; then
+		echo "ok $n $2"
+	else
+		fails=$((fails + 1))
+		echo "not ok $n $2"
+	fi
+}
+diag() { echo "# $*"; }
+
+# A fatal failure: the remaining tests fail with it.
+bail() {
+	diag "$1"
+	i=0
+	for t in $NAMES; do
+		i=$((i + 1))
+		[ "$i" -gt "$n" ] && result fail "$t"
+	done
+	exit 1
+}
+
+# Only for what makes the test impossible here, never for a failure (exit
+# 0: run.sh fails on any non-zero status; the runner counts skips).
+skip_all() {
+	echo "1..$NTESTS"
+	for t in $NAMES; do
+		n=$((n + 1))
+		echo "ok $n $t # SKIP $1"
+	done
+	exit 0
+}
+
+nested_cleanup() {
+	for p in $qpids $bg_pids; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for t in $taps; do
+		ip link del "$t" 2>/dev/null
+	done
+	[ -n "$kvm_loaded" ] && modprobe -q -r "$kvm_loaded"
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+field() { echo "$2" | cut -d' ' -f"$1"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+stat_of() { cat "/sys/class/net/$1/statistics/$2"; }
+
+# The prerequisites every nested test has; skips the whole plan without.
+nested_require() {
+	[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
+	[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+	command -v qemu-system-x86_64 >/dev/null 2>&1 ||
+		skip_all "qemu-system-x86_64 not installed"
+	busybox=$(command -v busybox) ||
+		skip_all "busybox (busybox-static) not installed"
+	command -v cpio >/dev/null 2>&1 || skip_all "cpio not installed"
+	kver=$(pick_kernel)
+	{ [ -f "/boot/vmlinuz-$kver" ] &&
+	  [ -f "/lib/modules/$kver/modules.dep" ]; } ||
+		skip_all "no kernel $kver with its modules for the guest"
+}
+
+pick_kernel() {
+	if [ -n "${KVIO_NESTED_KERNEL:-}" ]; then
+		echo "$KVIO_NESTED_KERNEL"
+		return
+	fi
+	k=$(for f in /boot/vmlinuz-6.1.*; do
+		[ -f "$f" ] && echo "${f#/boot/vmlinuz-}"
+	done | sort -V | tail -n 1)
+	echo "${k:-$(uname -r)}"
+}
+
+# The module files, dependencies first, that virtio_net and virtio_pci need
+# on kernel $1; names built into the kernel are left out.
+guest_modules() {
+	awk '
+	function base(p) {
+		sub(/^.*\//, "", p)
+		sub(/\.ko(\.[a-z]+)?$/, "", p)
+		gsub(/-/, "_", p)
+		return p
+	}
+	function add(m,    i, k, d) {
+		if (m in done || !(m in file))
+			return
+		done[m] = 1
+		k = split(needs[m], d, " ")
+		for (i = 1; i <= k; i++)
+			add(base(d[i]))
+		print file[m]
+	}
+	{
+		f = $1
+		sub(/:$/, "", f)
+		m = base(f)
+		file[m] = f
+		$1 = ""
+		needs[m] = $0
+	}
+	END {
+		add("virtio_pci")
+		add("virtio_net")
+	}' "/lib/modules/$1/modules.dep"
+}
+
+# An initramfs for kernel $1 with busybox, the virtio modules (listed in
+# /lib/modules/load.list for the init to load), /init from file $2 and
+# /kvio.conf from file $3, written to $4.  The guest's init links the
+# busybox applets itself: one process there rather than hundreds of ln
+# here, each a slow exec under TCG.
+build_initramfs() { # kver init conf dest
+	st=$tmp/initramfs
+	rm -rf "$st"
+	mkdir -p "$st/bin" "$st/lib/modules" "$st/dev" "$st/proc" "$st/sys"
+	cp "$busybox" "$st/bin/busybox" || return 1
+	mods=$(guest_modules "$1")
+	[ -n "$mods" ] || return 1
+	for m in $mods; do
+		name=${m##*/}
+		name=${name%%.ko*}.ko
+		case $m in
+		*.xz) xz -dc "/lib/modules/$1/$m" ;;
+		*.zst) zstd -dcq "/lib/modules/$1/$m" ;;
+		*.gz) gzip -dc "/lib/modules/$1/$m" ;;
+		*) cat "/lib/modules/$1/$m" ;;
+		esac >"$st/lib/modules/$name" || return 1
+		echo "$name" >>"$st/lib/modules/load.list"
+	done
+	cp "$3" "$st/kvio.conf" && cp "$2" "$st/init" && chmod 755 "$st/init" ||
+		return 1
+	(cd "$st" && find . | cpio -o -H newc -R 0:0 --quiet) >"$4"
+}
+
+# $boot: the uncompressed kernel that tools/vm/run cached for release $1
+# boots through PVH with qboot, skipping the BIOS and the decompression;
+# otherwise the bzImage, the slow way.
+pick_boot() { # kver
+	repo=${KVIO_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+	if [ -s "$repo/build/vm/$1/vmlinux" ] && [ -f /usr/share/qemu/qboot.rom ]; then
+		boot="-kernel $repo/build/vm/$1/vmlinux -bios /usr/share/qemu/qboot.rom"
+	else
+		boot="-kernel /boot/vmlinuz-$1"
+	fi
+}
+
+# $ACCEL (kvm, tcg or auto on entry) becomes kvm or tcg.  In the test VM,
+# KVM runs on the SVM that the outer QEMU emulates with TCG, and its nested
+# paging there kills or stalls a nested guest about one boot in three (QEMU
+# 7.2); with shadow paging (npt=0) none did in a dozen.  Set only when this
+# script loads the module, in a VM.
+pick_accel() {
+	if [ "$ACCEL" = auto ]; then
+		ACCEL=tcg
+		if [ ! -c /dev/kvm ] && grep -qw hypervisor /proc/cpuinfo; then
+			if grep -qw svm /proc/cpuinfo && modprobe -q kvm_amd npt=0; then
+				kvm_loaded=kvm_amd
+			elif grep -qw vmx /proc/cpuinfo && modprobe -q kvm_intel; then
+				kvm_loaded=kvm_intel
+			fi
+		fi
+		[ -c /dev/kvm ] && ACCEL=kvm
+	fi
+	if [ "$ACCEL" = kvm ] && [ -r /sys/module/kvm_amd/parameters/npt ]; then
+		diag "kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt)"
+	fi
+}
+
+# QEMU's accelerator words for $1.  qemu64 under KVM too: the fewest
+# features for the emulated SVM to get wrong (with -cpu host the test VM
+# itself once reset).  The 6.12 kernel double-faults early under TCG with
+# -cpu max.
+accel_args() {
+	case $1 in
+	kvm) echo "-accel kvm -cpu qemu64" ;;
+	*) echo "-accel tcg -cpu qemu64" ;;
+	esac
+}
+
+make_tap() { # name [address [multi_queue]]
+	ip tuntap add dev "$1" mode tap ${3:+multi_queue} || return 1
+	taps="$taps $1"
+	if [ -w "/proc/sys/net/ipv6/conf/$1/disable_ipv6" ]; then
+		echo 1 >"/proc/sys/net/ipv6/conf/$1/disable_ipv6"
+	fi
+	if [ -n "${2:-}" ]; then
+		ip addr add "$2/24" dev "$1" || return 1
+	fi
+	ip link set "$1" up
+}
+
+# Threads named $1 (a worker's name): "tid runtime_ns" each.
+workers() {
+	for c in /proc/[0-9]*/task/[0-9]*/comm; do
+		{ read -r name <"$c"; } 2>/dev/null || continue
+		[ "$name" = "$1" ] || continue
+		t=${c%/comm}
+		echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null)"
+	done | sort -u
+}
+
+# The last "KVIO: $1 ..." line in console file $2, without prefix and key.
+console_say() { # key file
+	tr -d '\r' <"$2" | sed -n "s/^KVIO: $1 //p" | tail -n 1
+}
+
+# Wait up to $3 seconds for console file $2 to say "KVIO: $1", while
+# process $4 lives.
+wait_console() { # key file seconds pid
+	deadline=$(($(date +%s) + $3))
+	while ! tr -d '\r' <"$2" | grep -q "^KVIO: $1"; do
+		kill -0 "$4" 2>/dev/null || return 1
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.5
+	done
+}
