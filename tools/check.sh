@@ -38,7 +38,7 @@ count() {
 }
 
 # The guest starts the tests with a fresh environment: pass on the
-# selftests' own switches (KVIO_CLIENTS=1 adds the real-client tests).
+# selftests' own switches (KVIO_CLIENTS=0 leaves the real clients out).
 envs=
 for v in KVIO_CLIENTS KVIO_VHOST_DEV KVIO_NESTED_ACCEL KVIO_NESTED_KERNEL; do
 	eval "val=\${$v:-}"
