@@ -76,8 +76,10 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 	ret = kvio_assign_copy_arg(&r, sizeof(r), sizeof(r), arg);
 	if (ret)
 		return ret;
-	if (r.flags || r.pad || r.index >= KVIO_ASSIGN_NUM_REGIONS)
+	if (r.index >= KVIO_ASSIGN_NUM_REGIONS)
 		return -EINVAL;
+	r.flags = 0;	/* output only: a reused struct is fine */
+	r.pad = 0;
 	r.offset = (u64)r.index << KVIO_ASSIGN_OFFSET_SHIFT;
 	if (r.index == KVIO_ASSIGN_REGION_CONFIG) {
 		r.size = pdev->cfg_size;

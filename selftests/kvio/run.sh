@@ -12,6 +12,9 @@
 #
 # KVIO_CLIENTS=1 also runs the real-client tests, dpdk_virtio_user.sh and
 # qemu_vhostfd.sh, against $KVIO_VHOST_DEV (default /dev/kvio-net).
+#
+# The kvio-assign tests (assign_*) need a VM with an IOMMU and edu devices:
+# assign_run.sh runs them, never this script.
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
@@ -28,7 +31,7 @@ for src in "$here"/*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	case $name in
-	diff_* | sc_* | ndp_* | helper_*) continue ;;
+	diff_* | sc_* | ndp_* | helper_* | assign_*) continue ;;
 	esac
 	progs="$progs $name"
 done
@@ -38,7 +41,7 @@ if [ -z "$progs" ]; then
 			continue
 		fi
 		case $f in
-		*.sh | */helper_*) continue ;;
+		*.sh | */helper_* | */assign_*) continue ;;
 		esac
 		progs="$progs $(basename "$f")"
 	done

@@ -97,7 +97,7 @@ struct kvio_assign_info {
 /**
  * struct kvio_assign_region - argument of KVIO_ASSIGN_GET_REGION
  * @argsz: sizeof(struct kvio_assign_region)
- * @flags: KVIO_ASSIGN_REGION_*, set by the kernel
+ * @flags: KVIO_ASSIGN_REGION_*, set by the kernel (ignored on input)
  * @index: KVIO_ASSIGN_REGION_*, set by userspace
  * @pad: 0
  * @size: bytes; 0 for an unused BAR (or the upper half of a 64-bit one)
