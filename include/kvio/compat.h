@@ -10,6 +10,7 @@
 #include <linux/err.h>
 #include <linux/eventfd.h>
 #include <linux/iommu.h>
+#include <linux/irqdomain.h>
 
 /* eventfd_signal() lost its count argument in 6.8. */
 static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
@@ -57,6 +58,25 @@ static inline int kvio_iommu_map(struct iommu_domain *domain,
 	return iommu_map(domain, iova, paddr, size, prot, GFP_KERNEL_ACCOUNT);
 #else
 	return iommu_map(domain, iova, paddr, size, prot);
+#endif
+}
+
+/*
+ * Can a device's MSIs only reach the interrupts it was given (interrupt
+ * remapping)?  6.3 replaced IOMMU_CAP_INTR_REMAP and
+ * irq_domain_check_msi_remap() with iommu_group_has_isolated_msi().
+ */
+static inline bool kvio_isolated_msi(struct device *dev)
+{
+#ifdef KVIO_HAVE_ISOLATED_MSI
+	struct iommu_group *group = iommu_group_get(dev);
+	bool ret = group && iommu_group_has_isolated_msi(group);
+
+	iommu_group_put(group);
+	return ret;
+#else
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
+	       irq_domain_check_msi_remap();
 #endif
 }
 
