@@ -11,7 +11,9 @@
  *
  * Every struct starts with argsz (the size userspace passes, so that the
  * struct can grow at its end) and flags (unknown bits are refused with
- * EINVAL).  All fields have explicit sizes and the structs have no implicit
+ * EINVAL).  An argsz below the first version's size is EINVAL; one beyond
+ * what the kernel knows is accepted if the unknown bytes are zero, E2BIG
+ * otherwise.  All fields have explicit sizes and the structs have no implicit
  * padding, so 32- and 64-bit userspace share one layout.
  */
 #ifndef _UAPI_LINUX_KVIO_ASSIGN_H
