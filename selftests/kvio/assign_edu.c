@@ -34,7 +34,7 @@ FIXTURE(edu) {
 	struct edu_addr a;
 	struct pin_count pc0;
 	int fd;
-	volatile uint32_t *bar;
+	__u32 *bar;
 };
 
 FIXTURE_SETUP(edu)
@@ -87,7 +87,7 @@ TEST_F(edu, info_and_regions)
 	EXPECT_EQ(EDU_BAR_SIZE, r.size);
 	EXPECT_TRUE(r.flags & KVIO_ASSIGN_REGION_MMAP);
 	EXPECT_FALSE(r.flags & KVIO_ASSIGN_REGION_IO);
-	EXPECT_EQ((uint64_t)KVIO_ASSIGN_REGION_BAR0 << 40, r.offset);
+	EXPECT_EQ((__u64)KVIO_ASSIGN_REGION_BAR0 << 40, r.offset);
 	r.index = 1;
 	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
 	EXPECT_EQ(0, r.size);
@@ -116,7 +116,7 @@ TEST_F(edu, bar_ident_liveness_factorial)
 
 	edu_wr(self->bar, EDU_FACT, 10);
 	for (i = 0; i < 300 && (edu_rd(self->bar, EDU_STATUS) & 1); i++)
-		msleep(10);
+		sleep_ms(10);
 	EXPECT_EQ(0, edu_rd(self->bar, EDU_STATUS) & 1);
 	EXPECT_EQ(3628800, edu_rd(self->bar, EDU_FACT));
 }
@@ -157,8 +157,8 @@ TEST_F(edu, dma_both_ways)
  * reports a DMAR fault naming the device and the address.
  */
 static void dma_fault(struct __test_metadata *_metadata, int fd,
-		      volatile uint32_t *bar, const struct edu_addr *a,
-		      uint64_t iova, unsigned char *buf, size_t len)
+		      __u32 *bar, const struct edu_addr *a,
+		      __u64 iova, unsigned char *buf, size_t len)
 {
 	char dev[32], addr[48];
 	size_t i;
@@ -289,8 +289,8 @@ TEST_F(edu, intx_mask_unmask)
 
 TEST_F(edu, config_space_virtualized)
 {
-	uint32_t bar0 = cfg_read(self->fd, 0x10, 4), v;
-	uint8_t msi;
+	__u32 bar0 = cfg_read(self->fd, 0x10, 4), v;
+	__u8 msi;
 
 	EXPECT_EQ(EDU_VENDOR | (EDU_DEVICE << 16), cfg_read(self->fd, 0, 4));
 	/* BAR sizing, as a guest BIOS does it, then restore. */
@@ -334,7 +334,7 @@ TEST_F(edu, config_space_virtualized)
 /* (f) DMA maps that must fail, each with its errno, and leave no pins */
 TEST_F(edu, dma_map_bad_input)
 {
-	const uint32_t rw = KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE;
+	const __u32 rw = KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE;
 	unsigned char *buf, *hole;
 
 	buf = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
@@ -565,7 +565,7 @@ TEST(killed_owner_releases_everything)
 		pin_count_read(&pc);
 		if (pc.pins == pc0.pins)
 			break;
-		msleep(20);
+		sleep_ms(20);
 	}
 	EXPECT_EQ(pc0.pins, pc.pins);
 	fd = assign_open(&a);

@@ -29,44 +29,49 @@
 #define MSI_GSI		24
 
 /*
- * The guest, 16-bit real mode, loaded at GUEST_CODE with CS = DS = 0:
- * ES points at edu's BAR (segment GUEST_BAR_GPA >> 4).  It starts a DMA
+ * The guest, 16-bit real mode, loaded at GUEST_CODE with CS = DS = 0: ES
+ * points at edu's BAR (segment GUEST_BAR_GPA >> 4).  It starts a DMA
  * RAM -> edu, polls for its end, starts edu -> RAM with the completion
- * interrupt, then halts with interrupts on.  The handler marks
- * GUEST_MARK, acknowledges edu and writes to GUEST_PORT.
+ * interrupt, then halts with interrupts on.  The handler, at
+ * GUEST_HANDLER, marks GUEST_MARK, stores edu's interrupt status beside it,
+ * acknowledges it and writes to GUEST_PORT.  Assembled by hand (as --32
+ * with .code16), so that the bytes are all here.
  */
-asm(".pushsection .rodata\n"
-    ".globl guest_code, guest_handler, guest_end\n"
-    "guest_code:\n"
-    ".code16\n"
-    "	cli\n"
-    "	mov $0x9000, %ax\n"
-    "	mov %ax, %es\n"
-    "	movl $0x3000, %es:0x80\n"		/* src: guest RAM */
-    "	movl $0x40000, %es:0x88\n"		/* dst: edu's buffer */
-    "	movl $2048, %es:0x90\n"
-    "	movl $1, %es:0x98\n"			/* start, RAM -> edu */
-    "1:	testl $1, %es:0x98\n"
-    "	jnz 1b\n"
-    "	movl $0x40000, %es:0x80\n"
-    "	movl $0x5000, %es:0x88\n"
-    "	movl $7, %es:0x98\n"			/* start, edu -> RAM, irq */
-    "	sti\n"
-    "2:	hlt\n"
-    "	jmp 2b\n"
-    "guest_handler:\n"
-    "	movw $0xcafe, 0x600\n"
-    "	movl %es:0x24, %eax\n"			/* irq status */
-    "	movl %eax, %es:0x64\n"			/* ack */
-    "	movl %eax, 0x604\n"
-    "	mov $0xf0, %dx\n"
-    "	out %al, %dx\n"
-    "	iret\n"
-    "guest_end:\n"
-    ".code64\n"
-    ".popsection\n");
+static const unsigned char guest_code[] = {
+	0xfa,						/* cli */
+	0xb8, 0x00, 0x90,				/* mov $0x9000, %ax */
+	0x8e, 0xc0,					/* mov %ax, %es */
+	0x26, 0x66, 0xc7, 0x06, 0x80, 0x00,		/* movl $0x3000, %es:0x80 */
+	0x00, 0x30, 0x00, 0x00,
+	0x26, 0x66, 0xc7, 0x06, 0x88, 0x00,		/* movl $0x40000, %es:0x88 */
+	0x00, 0x00, 0x04, 0x00,
+	0x26, 0x66, 0xc7, 0x06, 0x90, 0x00,		/* movl $2048, %es:0x90 */
+	0x00, 0x08, 0x00, 0x00,
+	0x26, 0x66, 0xc7, 0x06, 0x98, 0x00,		/* movl $1, %es:0x98 */
+	0x01, 0x00, 0x00, 0x00,
+	0x26, 0x66, 0xf7, 0x06, 0x98, 0x00,		/* 1: testl $1, %es:0x98 */
+	0x01, 0x00, 0x00, 0x00,
+	0x75, 0xf4,					/* jnz 1b */
+	0x26, 0x66, 0xc7, 0x06, 0x80, 0x00,		/* movl $0x40000, %es:0x80 */
+	0x00, 0x00, 0x04, 0x00,
+	0x26, 0x66, 0xc7, 0x06, 0x88, 0x00,		/* movl $0x5000, %es:0x88 */
+	0x00, 0x50, 0x00, 0x00,
+	0x26, 0x66, 0xc7, 0x06, 0x98, 0x00,		/* movl $7, %es:0x98 */
+	0x07, 0x00, 0x00, 0x00,
+	0xfb,						/* sti */
+	0xf4,						/* 2: hlt */
+	0xeb, 0xfd,					/* jmp 2b */
+	/* GUEST_HANDLER: */
+	0xc7, 0x06, 0x00, 0x06, 0xfe, 0xca,		/* movw $0xcafe, 0x600 */
+	0x26, 0x66, 0xa1, 0x24, 0x00,			/* mov %es:0x24, %eax */
+	0x26, 0x66, 0xa3, 0x64, 0x00,			/* mov %eax, %es:0x64 */
+	0x66, 0xa3, 0x04, 0x06,				/* mov %eax, 0x604 */
+	0xba, 0xf0, 0x00,				/* mov $0xf0, %dx */
+	0xee,						/* out %al, (%dx) */
+	0xcf,						/* iret */
+};
 
-extern const unsigned char guest_code[], guest_handler[], guest_end[];
+#define GUEST_HANDLER	0x5c	/* offset of the handler in guest_code */
 
 static void on_alarm(int sig)
 {
@@ -122,14 +127,18 @@ static int vm_vcpu_state(struct vmm *v)
 	struct kvm_lapic_state lapic;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	uint32_t *svr = (uint32_t *)&lapic.regs[0xf0];
+	__u32 *svr = (__u32 *)&lapic.regs[0xf0];
 
 	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	sregs.ds.base = sregs.es.base = sregs.ss.base = 0;
-	sregs.ds.selector = sregs.es.selector = sregs.ss.selector = 0;
+	sregs.ds.base = 0;
+	sregs.es.base = 0;
+	sregs.ss.base = 0;
+	sregs.ds.selector = 0;
+	sregs.es.selector = 0;
+	sregs.ss.selector = 0;
 	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs))
 		return -errno;
 	memset(&regs, 0, sizeof(regs));
@@ -171,11 +180,11 @@ static int vm_create(struct vmm *v)
 /* The guest's RAM: code, the IVT entry, the source data. */
 static void vm_load(struct vmm *v)
 {
-	uint16_t *ivt = (uint16_t *)(v->ram + GUEST_VECTOR * 4);
+	__u16 *ivt = (__u16 *)(v->ram + GUEST_VECTOR * 4);
 	int i;
 
-	memcpy(v->ram + GUEST_CODE, guest_code, guest_end - guest_code);
-	ivt[0] = GUEST_CODE + (guest_handler - guest_code);
+	memcpy(v->ram + GUEST_CODE, guest_code, sizeof(guest_code));
+	ivt[0] = GUEST_CODE + GUEST_HANDLER;
 	ivt[1] = 0;
 	for (i = 0; i < GUEST_LEN; i++)
 		v->ram[GUEST_SRC + i] = i * 13 + 1;
@@ -192,7 +201,11 @@ FIXTURE_SETUP(kvm)
 	struct vmm *v = &self->v;
 
 	memset(v, 0, sizeof(*v));
-	v->kvm = v->vm = v->vcpu = v->dev = v->efd = -1;
+	v->kvm = -1;
+	v->vm = -1;
+	v->vcpu = -1;
+	v->dev = -1;
+	v->efd = -1;
 	if (access(ASSIGN_CTL, F_OK))
 		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
 	if (find_edu(&v->a, 1, 0))
@@ -270,8 +283,8 @@ TEST_F(kvm, guest_drives_edu_dma_and_msi)
 	EXPECT_EQ(GUEST_PORT, v->run->io.port);
 	EXPECT_EQ(KVM_EXIT_IO_OUT, v->run->io.direction);
 	/* The handler ran, for edu's DMA-done interrupt (0x100). */
-	EXPECT_EQ(0xcafe, *(uint16_t *)(v->ram + GUEST_MARK));
-	EXPECT_EQ(0x100, *(uint32_t *)(v->ram + GUEST_MARK + 4));
+	EXPECT_EQ(0xcafe, *(__u16 *)(v->ram + GUEST_MARK));
+	EXPECT_EQ(0x100, *(__u32 *)(v->ram + GUEST_MARK + 4));
 	EXPECT_EQ(0, memcmp(v->ram + GUEST_DST, v->ram + GUEST_SRC,
 			    GUEST_LEN));
 	EXPECT_EQ(0xee, v->ram[GUEST_DST + GUEST_LEN]);

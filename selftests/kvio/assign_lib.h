@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <linux/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,8 +225,8 @@ static inline int xioctl(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-static inline int cfg_rw(int fd, int write, uint32_t off, uint32_t size,
-			 uint32_t *val)
+static inline int cfg_rw(int fd, int write, __u32 off, __u32 size,
+			 __u32 *val)
 {
 	struct kvio_assign_config c = {
 		.argsz = sizeof(c),
@@ -241,15 +242,15 @@ static inline int cfg_rw(int fd, int write, uint32_t off, uint32_t size,
 	return ret;
 }
 
-static inline uint32_t cfg_read(int fd, uint32_t off, uint32_t size)
+static inline __u32 cfg_read(int fd, __u32 off, __u32 size)
 {
-	uint32_t v = 0xdeadbeef;
+	__u32 v = 0xdeadbeef;
 
 	cfg_rw(fd, 0, off, size, &v);
 	return v;
 }
 
-static inline int cfg_write(int fd, uint32_t off, uint32_t size, uint32_t v)
+static inline int cfg_write(int fd, __u32 off, __u32 size, __u32 v)
 {
 	return cfg_rw(fd, 1, off, size, &v);
 }
@@ -260,8 +261,8 @@ static inline int enable_master(int fd)
 	return cfg_write(fd, 0x04, 2, cfg_read(fd, 0x04, 2) | 0x6);
 }
 
-static inline int dma_map(int fd, void *vaddr, uint64_t iova, uint64_t size,
-			  uint32_t flags)
+static inline int dma_map(int fd, void *vaddr, __u64 iova, __u64 size,
+			  __u32 flags)
 {
 	struct kvio_assign_dma_map m = {
 		.argsz = sizeof(m),
@@ -274,7 +275,7 @@ static inline int dma_map(int fd, void *vaddr, uint64_t iova, uint64_t size,
 	return xioctl(fd, KVIO_ASSIGN_DMA_MAP, &m);
 }
 
-static inline int dma_unmap(int fd, uint64_t iova, uint64_t size)
+static inline int dma_unmap(int fd, __u64 iova, __u64 size)
 {
 	struct kvio_assign_dma_map m = {
 		.argsz = sizeof(m),
@@ -286,22 +287,22 @@ static inline int dma_unmap(int fd, uint64_t iova, uint64_t size)
 }
 
 /* Route @count vectors of @type to @fds (count 0: disable). */
-static inline int set_irqs(int fd, uint32_t type, uint32_t count,
+static inline int set_irqs(int fd, __u32 type, __u32 count,
 			   const int *fds)
 {
 	struct {
 		struct kvio_assign_irq_set s;
-		int32_t fds[8];
-	} a = { .s = { .argsz = sizeof(a.s) + count * sizeof(int32_t),
+		__s32 fds[8];
+	} a = { .s = { .argsz = sizeof(a.s) + count * sizeof(__s32),
 		       .type = type, .count = count } };
-	uint32_t i;
+	__u32 i;
 
 	for (i = 0; i < count && i < 8; i++)
 		a.fds[i] = fds[i];
 	return xioctl(fd, KVIO_ASSIGN_SET_IRQS, &a);
 }
 
-static inline volatile uint32_t *map_bar0(int fd)
+static inline __u32 *map_bar0(int fd)
 {
 	void *p = mmap(NULL, EDU_BAR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       fd, (off_t)KVIO_ASSIGN_REGION_BAR0 << 40);
@@ -309,17 +310,18 @@ static inline volatile uint32_t *map_bar0(int fd)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static inline uint32_t edu_rd(volatile uint32_t *bar, uint32_t reg)
+/* MMIO: atomic accesses are never merged, split or elided. */
+static inline __u32 edu_rd(__u32 *bar, __u32 reg)
 {
-	return bar[reg / 4];
+	return __atomic_load_n(&bar[reg / 4], __ATOMIC_SEQ_CST);
 }
 
-static inline void edu_wr(volatile uint32_t *bar, uint32_t reg, uint32_t v)
+static inline void edu_wr(__u32 *bar, __u32 reg, __u32 v)
 {
-	bar[reg / 4] = v;
+	__atomic_store_n(&bar[reg / 4], v, __ATOMIC_SEQ_CST);
 }
 
-static inline void msleep(unsigned int ms)
+static inline void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -327,21 +329,21 @@ static inline void msleep(unsigned int ms)
 }
 
 /* Wait for edu's DMA engine to go idle; 0, or -1 after 5 s. */
-static inline int edu_dma_wait(volatile uint32_t *bar)
+static inline int edu_dma_wait(__u32 *bar)
 {
 	int i;
 
 	for (i = 0; i < 500; i++) {
 		if (!(edu_rd(bar, EDU_DMA_CMD) & EDU_DMA_START))
 			return 0;
-		msleep(10);
+		sleep_ms(10);
 	}
 	return -1;
 }
 
 /* One edu DMA: @to_ram selects edu -> RAM; waits for the end. */
-static inline int edu_dma(volatile uint32_t *bar, uint32_t src, uint32_t dst,
-			  uint32_t cnt, int to_ram, int irq)
+static inline int edu_dma(__u32 *bar, __u32 src, __u32 dst,
+			  __u32 cnt, int to_ram, int irq)
 {
 	/* A 32-bit write sets the whole 64-bit register (zero-extended). */
 	edu_wr(bar, EDU_DMA_SRC, src);
@@ -353,10 +355,10 @@ static inline int edu_dma(volatile uint32_t *bar, uint32_t src, uint32_t dst,
 }
 
 /* Read an eventfd within @ms; its count, or 0 on timeout. */
-static inline uint64_t efd_wait(int efd, int ms)
+static inline __u64 efd_wait(int efd, int ms)
 {
 	struct pollfd p = { .fd = efd, .events = POLLIN };
-	uint64_t v = 0;
+	__u64 v = 0;
 
 	if (poll(&p, 1, ms) != 1 || read(efd, &v, sizeof(v)) != sizeof(v))
 		return 0;
@@ -369,7 +371,7 @@ struct pin_count {
 	long long pins;		/* nr_foll_pin_acquired - _released */
 };
 
-static inline long long vmstat(const char *name)
+static inline long long vmstat_get(const char *name)
 {
 	char key[64];
 	long long v, found = -1;
@@ -391,8 +393,8 @@ static inline void pin_count_read(struct pin_count *pc)
 
 	/* Fold the per-CPU counter deltas first, or they lag. */
 	write_file("/proc/sys/vm/stat_refresh", "1");
-	pc->pins = vmstat("nr_foll_pin_acquired") -
-		   vmstat("nr_foll_pin_released");
+	pc->pins = vmstat_get("nr_foll_pin_acquired") -
+		   vmstat_get("nr_foll_pin_released");
 	pc->vmlck_kb = -1;
 	f = fopen("/proc/self/status", "r");
 	if (!f)
@@ -434,7 +436,7 @@ static inline int kmsg_find(int fd, const char *a, const char *b, int ms)
 			continue;
 		if (waited >= ms)
 			return 0;
-		msleep(20);
+		sleep_ms(20);
 		waited += 20;
 	}
 }
