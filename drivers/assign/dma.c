@@ -192,8 +192,7 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 	if (!m.flags || (m.flags & ~(KVIO_ASSIGN_DMA_READ |
 				     KVIO_ASSIGN_DMA_WRITE)))
 		return -EINVAL;
-	if (!PAGE_ALIGNED(m.vaddr) || m.vaddr + m.size < m.vaddr ||
-	    m.size > (u64)ULONG_MAX)
+	if (!PAGE_ALIGNED(m.vaddr) || m.vaddr + m.size < m.vaddr)
 		return -EINVAL;
 	/* Pins are charged to the opener: another process may not add any. */
 	if (current->mm != adev->mm)
@@ -201,6 +200,12 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 	ret = kvio_assign_check_range(adev, &m);
 	if (ret)
 		return ret;
+	/*
+	 * More than the machine has can never be pinned: refuse it before
+	 * sizing the page array by it.
+	 */
+	if (m.size >> PAGE_SHIFT > totalram_pages())
+		return -ENOMEM;
 
 	map = kvio_assign_map_alloc(&m);
 	if (!map)

@@ -215,6 +215,9 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 	if (!ret)
 		ret = kvio_assign_setup(adev);
 	if (!ret) {
+		/* Open before the fd exists: a close may follow at once. */
+		adev->open = true;
+		reinit_completion(&adev->released);
 		ret = anon_inode_getfd("kvio-assign", &kvio_assign_dev_fops,
 				       adev, O_RDWR | O_CLOEXEC);
 		if (ret < 0) {
@@ -222,9 +225,8 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 			kvio_assign_dma_release(adev);
 			mmdrop(adev->mm);
 			adev->mm = NULL;
-		} else {
-			adev->open = true;
-			reinit_completion(&adev->released);
+			adev->open = false;
+			complete_all(&adev->released);
 		}
 	}
 	mutex_unlock(&kvio_assign_list_lock);
