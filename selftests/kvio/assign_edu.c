@@ -218,6 +218,38 @@ TEST_F(edu, dma_fault_unmapped_again)
 	munmap(buf, PG);
 }
 
+/*
+ * (c) a map the device may only read: reads work, writes fault.  The write
+ * goes to the map's second page, which the device never touched: QEMU's
+ * intel-iommu drops a write that hits a read-only entry of its IOTLB
+ * without reporting a fault.
+ */
+TEST_F(edu, dma_fault_read_only_map)
+{
+	const __u64 ro = IOVA_BASE + 4 * PG, rw = IOVA_BASE + 6 * PG;
+	unsigned char *buf;
+
+	buf = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x3c, 2 * PG);
+	memset(buf + 2 * PG, 0, PG);
+	ASSERT_EQ(0, dma_map(self->fd, buf, ro, 2 * PG, KVIO_ASSIGN_DMA_READ));
+	ASSERT_EQ(0, dma_map(self->fd, buf + 2 * PG, rw, PG,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	ASSERT_EQ(0, enable_master(self->fd));
+	/* edu reads the read-only map and writes it to the other one... */
+	ASSERT_EQ(0, edu_dma(self->bar, ro, EDU_BUF, 128, 0, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, EDU_BUF, rw, 128, 1, 0));
+	EXPECT_EQ(0x3c, buf[2 * PG]);
+	EXPECT_EQ(0x3c, buf[2 * PG + 127]);
+	EXPECT_EQ(0, buf[2 * PG + 128]);
+	/* ...but cannot write to it. */
+	dma_fault(_metadata, self->fd, self->bar, &self->a, ro + PG, buf,
+		  2 * PG);
+	munmap(buf, 3 * PG);
+}
+
 /* (d) MSI: a raised interrupt and a DMA completion reach the eventfd */
 TEST_F(edu, msi_to_eventfd)
 {
@@ -364,6 +396,8 @@ TEST_F(edu, dma_map_bad_input)
 	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, -PG, 2 * PG, rw));
 	/* Beyond the IOMMU's address width. */
 	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 1ULL << 62, PG, rw));
+	/* More than the machine has (128 GiB), inside the aperture. */
+	EXPECT_EQ(-ENOMEM, dma_map(self->fd, buf, 1ULL << 38, 1ULL << 37, rw));
 	/* User memory that is not there, entirely or in the middle. */
 	hole = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -572,6 +606,64 @@ TEST(killed_owner_releases_everything)
 	EXPECT_LE(0, fd);
 	if (fd >= 0)
 		close(fd);
+}
+
+/*
+ * Unbinding a device a VMM holds waits for the VMM to let go, rather than
+ * pulling the device from under it.
+ */
+TEST(unbind_waits_for_owner)
+{
+	int ret, ready[2], kmsg, status, i;
+	char path[256], drv[64];
+	struct edu_addr a;
+	pid_t owner, unbinder;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, pipe(ready));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (owner == 0) {
+		int fd = assign_open(&a);
+
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(ret), read(ready[0], &ret, sizeof(ret)));
+	ASSERT_LE(0, ret) TH_LOG("owner cannot open: %s", strerror(-ret));
+
+	kmsg = kmsg_open();
+	unbinder = fork();
+	ASSERT_LE(0, unbinder);
+	if (unbinder == 0) {
+		snprintf(path, sizeof(path), PCI_DEVS "/%s/driver/unbind",
+			 a.name);
+		_exit(write_file(path, a.name) ? 1 : 0);
+	}
+	EXPECT_TRUE(kmsg_find(kmsg, a.name, "waiting for the owner", 3000));
+	close(kmsg);
+	sleep_ms(300);
+	EXPECT_EQ(0, waitpid(unbinder, &status, WNOHANG))
+		TH_LOG("unbind returned while the device was open");
+	/* Half gone (sysfs drops the driver link first): nobody can open it. */
+	EXPECT_EQ(-ENXIO, assign_open(&a));
+
+	kill(owner, SIGKILL);
+	waitpid(owner, &status, 0);
+	for (i = 0; i < 250 && !waitpid(unbinder, &status, WNOHANG); i++)
+		sleep_ms(20);
+	ASSERT_GT(250, i) TH_LOG("unbind still blocked after the owner died");
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	EXPECT_EQ(0, assign_bind(a.name));
 }
 
 /* Run tools/kvio-assign; its exit status, its output in @out. */
