@@ -47,7 +47,8 @@ modules:
 			[ ! -e $(TOP)/$$f ] || cp -rsf $(TOP)/$$f $$out/; done; \
 		echo "  BUILD   $$kver"; \
 		$(MAKE) -C $$kdir M=$$out W=1 $(if $(C),C=$(C)) modules; \
-		cp -f $$out/drivers/vhost/kvio_vhost.ko $$out/drivers/net/kvio_net.ko $$out/; \
+		cp -f $$out/drivers/vhost/kvio_vhost.ko $$out/drivers/net/kvio_net.ko \
+			$$out/drivers/assign/kvio_assign.ko $$out/; \
 	done
 
 sparse:

@@ -7,7 +7,10 @@
 #ifndef _KVIO_COMPAT_H
 #define _KVIO_COMPAT_H
 
+#include <linux/err.h>
 #include <linux/eventfd.h>
+#include <linux/iommu.h>
+#include <linux/irqdomain.h>
 
 /* eventfd_signal() lost its count argument in 6.8. */
 static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
@@ -28,5 +31,53 @@ static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
 #else
 #define KVIO_HAVE_USER_WORKER 0
 #endif
+
+/*
+ * A paging domain for one device: iommu_paging_domain_alloc() (6.11) takes
+ * the device and returns an ERR_PTR; before it, iommu_domain_alloc() took
+ * the bus and returned NULL on failure.
+ */
+static inline struct iommu_domain *
+kvio_iommu_paging_domain_alloc(struct device *dev)
+{
+#ifdef KVIO_HAVE_IOMMU_PAGING_DOMAIN_ALLOC
+	return iommu_paging_domain_alloc(dev);
+#else
+	struct iommu_domain *d = iommu_domain_alloc(dev->bus);
+
+	return d ? d : ERR_PTR(-ENOMEM);
+#endif
+}
+
+/* iommu_map() gained a gfp_t for its page-table allocations in 6.3. */
+static inline int kvio_iommu_map(struct iommu_domain *domain,
+				 unsigned long iova, phys_addr_t paddr,
+				 size_t size, int prot)
+{
+#ifdef KVIO_IOMMU_MAP_HAS_GFP
+	return iommu_map(domain, iova, paddr, size, prot, GFP_KERNEL_ACCOUNT);
+#else
+	return iommu_map(domain, iova, paddr, size, prot);
+#endif
+}
+
+/*
+ * Can a device's MSIs only reach the interrupts it was given (interrupt
+ * remapping)?  6.3 replaced IOMMU_CAP_INTR_REMAP and
+ * irq_domain_check_msi_remap() with iommu_group_has_isolated_msi().
+ */
+static inline bool kvio_isolated_msi(struct device *dev)
+{
+#ifdef KVIO_HAVE_ISOLATED_MSI
+	struct iommu_group *group = iommu_group_get(dev);
+	bool ret = group && iommu_group_has_isolated_msi(group);
+
+	iommu_group_put(group);
+	return ret;
+#else
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
+	       irq_domain_check_msi_remap();
+#endif
+}
 
 #endif /* _KVIO_COMPAT_H */

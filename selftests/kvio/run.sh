@@ -13,6 +13,9 @@
 # Then the real-client tests, dpdk_virtio_user.sh, qemu_vhostfd.sh and
 # qemu_migrate.sh, against $KVIO_VHOST_DEV (default /dev/kvio-net);
 # KVIO_CLIENTS=0 leaves them out.
+#
+# The kvio-assign tests (assign_*) need a VM with an IOMMU and edu devices:
+# assign_run.sh runs them, never this script.
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
@@ -29,7 +32,7 @@ for src in "$here"/*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	case $name in
-	diff_* | sc_* | ndp_* | helper_*) continue ;;
+	diff_* | sc_* | ndp_* | helper_* | assign_*) continue ;;
 	esac
 	progs="$progs $name"
 done
@@ -39,7 +42,7 @@ if [ -z "$progs" ]; then
 			continue
 		fi
 		case $f in
-		*.sh | */helper_*) continue ;;
+		*.sh | */helper_* | */assign_*) continue ;;
 		esac
 		progs="$progs $(basename "$f")"
 	done

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio_assign: DMA.  The device fd owns an IOMMU domain attached to the
+ * device's whole group; each DMA map pins the VMM's pages for as long as
+ * the map lives (the device may write to them at any time) and charges
+ * them to the VMM's RLIMIT_MEMLOCK, as mlock would.
+ */
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <kvio/compat.h>
+
+#include "assign.h"
+
+/* Pages pinned per pin_user_pages_fast() call. */
+#define KVIO_PIN_BATCH	512
+
+struct kvio_assign_map {
+	struct list_head node;
+	u64 iova;
+	u64 size;
+	unsigned long npages;
+	struct page **pages;
+	bool write;
+};
+
+int kvio_assign_dma_open(struct kvio_assign_dev *adev)
+{
+	struct iommu_domain *domain;
+	int ret;
+
+	ret = iommu_group_claim_dma_owner(adev->group, adev);
+	if (ret)
+		return ret;
+	domain = kvio_iommu_paging_domain_alloc(&adev->pdev->dev);
+	if (IS_ERR(domain)) {
+		ret = PTR_ERR(domain);
+		goto release;
+	}
+	ret = iommu_attach_group(domain, adev->group);
+	if (ret)
+		goto free;
+	adev->domain = domain;
+	return 0;
+free:
+	iommu_domain_free(domain);
+release:
+	iommu_group_release_dma_owner(adev->group);
+	return ret;
+}
+
+/*
+ * Charge or uncharge pinned pages.  At release the owner may be exiting
+ * with its mm already torn down: then there is nothing left to uncharge.
+ */
+static int kvio_assign_account(struct kvio_assign_dev *adev,
+			       unsigned long npages, bool inc)
+{
+	int ret;
+
+	if (!mmget_not_zero(adev->mm))
+		return inc ? -ESRCH : 0;
+	ret = account_locked_vm(adev->mm, npages, inc);
+	mmput(adev->mm);
+	return ret;
+}
+
+static void kvio_assign_map_free(struct kvio_assign_dev *adev,
+				 struct kvio_assign_map *map, bool mapped)
+{
+	if (mapped)
+		iommu_unmap(adev->domain, map->iova, map->size);
+	unpin_user_pages_dirty_lock(map->pages, map->npages, map->write);
+	kvio_assign_account(adev, map->npages, false);
+	kvfree(map->pages);
+	kfree(map);
+}
+
+void kvio_assign_dma_release(struct kvio_assign_dev *adev)
+{
+	struct kvio_assign_map *map, *tmp;
+
+	list_for_each_entry_safe(map, tmp, &adev->maps, node) {
+		list_del(&map->node);
+		kvio_assign_map_free(adev, map, true);
+	}
+	iommu_detach_group(adev->domain, adev->group);
+	iommu_domain_free(adev->domain);
+	adev->domain = NULL;
+	iommu_group_release_dma_owner(adev->group);
+}
+
+/* Pin all pages of the range, or none. */
+static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
+{
+	unsigned int gup = FOLL_LONGTERM | (map->write ? FOLL_WRITE : 0);
+	unsigned long done = 0;
+	int n;
+
+	while (done < map->npages) {
+		n = min_t(unsigned long, map->npages - done, KVIO_PIN_BATCH);
+		n = pin_user_pages_fast(vaddr + (done << PAGE_SHIFT), n, gup,
+					map->pages + done);
+		if (n <= 0) {
+			unpin_user_pages(map->pages, done);
+			return n ? n : -EFAULT;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* Map physically contiguous runs of the pinned pages in one go each. */
+static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
+				 struct kvio_assign_map *map)
+{
+	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0);
+	unsigned long i = 0, n;
+	phys_addr_t pa;
+	int ret;
+
+	while (i < map->npages) {
+		pa = page_to_phys(map->pages[i]);
+		for (n = 1; i + n < map->npages; n++)
+			if (page_to_phys(map->pages[i + n]) != pa + n * PAGE_SIZE)
+				break;
+		ret = kvio_iommu_map(adev->domain,
+				     map->iova + i * PAGE_SIZE, pa,
+				     n * PAGE_SIZE, prot);
+		if (ret) {
+			if (i)
+				iommu_unmap(adev->domain, map->iova,
+					    i * PAGE_SIZE);
+			return ret;
+		}
+		i += n;
+	}
+	return 0;
+}
+
+static int kvio_assign_check_range(struct kvio_assign_dev *adev,
+				   const struct kvio_assign_dma_map *m)
+{
+	const struct iommu_domain_geometry *geo = &adev->domain->geometry;
+	struct kvio_assign_map *map;
+
+	if (!m->size || !PAGE_ALIGNED(m->size) || !PAGE_ALIGNED(m->iova) ||
+	    m->iova + m->size - 1 < m->iova)
+		return -EINVAL;
+	if (m->iova < geo->aperture_start ||
+	    m->iova + m->size - 1 > geo->aperture_end)
+		return -EINVAL;
+	list_for_each_entry(map, &adev->maps, node)
+		if (m->iova < map->iova + map->size &&
+		    map->iova < m->iova + m->size)
+			return -EEXIST;
+	return 0;
+}
+
+static struct kvio_assign_map *
+kvio_assign_map_alloc(const struct kvio_assign_dma_map *m)
+{
+	struct kvio_assign_map *map;
+
+	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return NULL;
+	map->iova = m->iova;
+	map->size = m->size;
+	map->npages = m->size >> PAGE_SHIFT;
+	map->write = m->flags & KVIO_ASSIGN_DMA_WRITE;
+	map->pages = kvmalloc_array(map->npages, sizeof(*map->pages),
+				    GFP_KERNEL_ACCOUNT);
+	if (!map->pages) {
+		kfree(map);
+		return NULL;
+	}
+	return map;
+}
+
+long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
+{
+	struct kvio_assign_dma_map m;
+	struct kvio_assign_map *map;
+	int ret;
+
+	ret = kvio_assign_copy_arg(&m, sizeof(m), sizeof(m), arg);
+	if (ret)
+		return ret;
+	if (!m.flags || (m.flags & ~(KVIO_ASSIGN_DMA_READ |
+				     KVIO_ASSIGN_DMA_WRITE)))
+		return -EINVAL;
+	if (!PAGE_ALIGNED(m.vaddr) || m.vaddr + m.size < m.vaddr)
+		return -EINVAL;
+	/* Pins are charged to the opener: another process may not add any. */
+	if (current->mm != adev->mm)
+		return -EPERM;
+	ret = kvio_assign_check_range(adev, &m);
+	if (ret)
+		return ret;
+	/*
+	 * More than the machine has can never be pinned: refuse it before
+	 * sizing the page array by it.
+	 */
+	if (m.size >> PAGE_SHIFT > totalram_pages())
+		return -ENOMEM;
+
+	map = kvio_assign_map_alloc(&m);
+	if (!map)
+		return -ENOMEM;
+	ret = kvio_assign_account(adev, map->npages, true);
+	if (ret)
+		goto free;
+	ret = kvio_assign_pin(map, m.vaddr);
+	if (ret)
+		goto uncharge;
+	ret = kvio_assign_iommu_map(adev, map);
+	if (ret) {
+		unpin_user_pages(map->pages, map->npages);
+		goto uncharge;
+	}
+	list_add_tail(&map->node, &adev->maps);
+	return 0;
+uncharge:
+	kvio_assign_account(adev, map->npages, false);
+free:
+	kvfree(map->pages);
+	kfree(map);
+	return ret;
+}
+
+long kvio_assign_dma_unmap(struct kvio_assign_dev *adev, void __user *arg)
+{
+	struct kvio_assign_dma_map m;
+	struct kvio_assign_map *map;
+	int ret;
+
+	ret = kvio_assign_copy_arg(&m, sizeof(m), sizeof(m), arg);
+	if (ret)
+		return ret;
+	if (m.flags || m.vaddr)
+		return -EINVAL;
+	list_for_each_entry(map, &adev->maps, node) {
+		if (map->iova == m.iova && map->size == m.size) {
+			list_del(&map->node);
+			kvio_assign_map_free(adev, map, true);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio-assign on QEMU's edu device behind an emulated intel-iommu: BAR
+ * access, DMA through the IOMMU both ways, DMAR faults on IOVAs that are
+ * not mapped, MSI and INTx to eventfds, config space virtualization, and
+ * bad input.  Every test ends with the pinned-page counters where they
+ * started.  Needs kvio_assign loaded and, in the VM, an edu alone in its
+ * IOMMU group (see selftests/kvio/assign_run.sh).
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "assign_lib.h"
+
+#define PG		4096UL
+#define IOVA_BASE	0x100000UL
+#define IOVA_NEVER	0x800000UL	/* never mapped by any test */
+
+/*
+ * The first edu alone in its IOMMU group, handed to kvio_assign.  The
+ * device stays bound between tests; each test opens it afresh.
+ */
+static int edu_prepare(struct edu_addr *a)
+{
+	if (access(ASSIGN_CTL, F_OK))
+		return -1;
+	if (find_edu(a, 1, 0))
+		return -2;
+	return assign_bind(a->name) ? -3 : 0;
+}
+
+FIXTURE(edu) {
+	struct edu_addr a;
+	struct pin_count pc0;
+	int fd;
+	__u32 *bar;
+};
+
+FIXTURE_SETUP(edu)
+{
+	int ret = edu_prepare(&self->a);
+
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret) TH_LOG("cannot bind %s to kvio_assign", self->a.name);
+	pin_count_read(&self->pc0);
+	self->fd = assign_open(&self->a);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", self->a.name,
+				      strerror(-self->fd));
+	self->bar = map_bar0(self->fd);
+	ASSERT_NE(NULL, self->bar);
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	struct pin_count pc;
+
+	if (self->bar)
+		munmap((void *)self->bar, EDU_BAR_SIZE);
+	if (self->fd >= 0)
+		close(self->fd);
+	pin_count_read(&pc);
+	EXPECT_EQ(self->pc0.pins, pc.pins);
+	EXPECT_EQ(self->pc0.vmlck_kb, pc.vmlck_kb);
+}
+
+TEST_F(edu, info_and_regions)
+{
+	struct kvio_assign_info info = { .argsz = sizeof(info) };
+	struct kvio_assign_region r = { .argsz = sizeof(r) };
+
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_INFO, &info));
+	EXPECT_EQ(EDU_VENDOR, info.vendor);
+	EXPECT_EQ(EDU_DEVICE, info.device);
+	EXPECT_EQ(KVIO_ASSIGN_NUM_REGIONS, info.num_regions);
+	EXPECT_EQ(1, info.num_irqs[KVIO_ASSIGN_IRQ_INTX]);
+	EXPECT_EQ(1, info.num_irqs[KVIO_ASSIGN_IRQ_MSI]);
+	EXPECT_EQ(0, info.num_irqs[KVIO_ASSIGN_IRQ_MSIX]);
+	EXPECT_EQ(group_id(self->a.name), (long)info.iommu_group);
+	EXPECT_LE(256, info.config_size);
+
+	r.index = KVIO_ASSIGN_REGION_BAR0;
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(EDU_BAR_SIZE, r.size);
+	EXPECT_TRUE(r.flags & KVIO_ASSIGN_REGION_MMAP);
+	EXPECT_FALSE(r.flags & KVIO_ASSIGN_REGION_IO);
+	EXPECT_EQ((__u64)KVIO_ASSIGN_REGION_BAR0 << 40, r.offset);
+	r.index = 1;
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(0, r.size);
+	EXPECT_EQ(0, r.flags);
+	r.index = KVIO_ASSIGN_REGION_CONFIG;
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(info.config_size, r.size);
+	r.index = KVIO_ASSIGN_NUM_REGIONS;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	r.index = 0;
+	r.argsz = 8;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(-ENOTTY, xioctl(self->fd, _IO(KVIO_ASSIGN_TYPE, 0x7f), NULL));
+}
+
+/* (a) the registers, through the mmapped BAR */
+TEST_F(edu, bar_ident_liveness_factorial)
+{
+	int i;
+
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	edu_wr(self->bar, EDU_LIVE, 0x12345678);
+	EXPECT_EQ(~0x12345678U, edu_rd(self->bar, EDU_LIVE));
+	edu_wr(self->bar, EDU_LIVE, 0);
+	EXPECT_EQ(0xffffffffU, edu_rd(self->bar, EDU_LIVE));
+
+	edu_wr(self->bar, EDU_FACT, 10);
+	for (i = 0; i < 300 && (edu_rd(self->bar, EDU_STATUS) & 1); i++)
+		sleep_ms(10);
+	EXPECT_EQ(0, edu_rd(self->bar, EDU_STATUS) & 1);
+	EXPECT_EQ(3628800, edu_rd(self->bar, EDU_FACT));
+}
+
+/* (b) RAM -> edu -> RAM at mapped IOVAs, across a page boundary */
+TEST_F(edu, dma_both_ways)
+{
+	const size_t len = 4 * PG, n = 3000, src = 0x100, dst = 2 * PG - 1000;
+	unsigned char *buf, *want;
+	size_t i;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	want = malloc(len);
+	ASSERT_NE(NULL, want);
+	memset(buf, 0x5a, len);
+	for (i = 0; i < n; i++)
+		buf[src + i] = i * 7 + 3;
+	memcpy(want, buf, len);
+	memcpy(want + dst, buf + src, n);
+
+	ASSERT_EQ(0, enable_master(self->fd));
+	ASSERT_EQ(0, dma_map(self->fd, buf, IOVA_BASE, len,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_BASE + src, EDU_BUF, n, 0, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, EDU_BUF, IOVA_BASE + dst, n, 1, 0));
+	for (i = 0; i < len && buf[i] == want[i]; i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("first difference at byte %zu", i);
+	ASSERT_EQ(0, dma_unmap(self->fd, IOVA_BASE, len));
+	free(want);
+	munmap(buf, len);
+}
+
+/*
+ * (c) edu writes to an IOVA with no mapping: the IOMMU blocks it and
+ * reports a DMAR fault naming the device and the address.
+ */
+static void dma_fault(struct __test_metadata *_metadata, int fd,
+		      __u32 *bar, const struct edu_addr *a,
+		      __u64 iova, unsigned char *buf, size_t len)
+{
+	char dev[32], addr[48];
+	size_t i;
+	int kmsg;
+
+	snprintf(dev, sizeof(dev), "[%02x:%02x.%x]", a->bus, a->dev, a->fn);
+	snprintf(addr, sizeof(addr), "fault addr 0x%llx ",
+		 (unsigned long long)iova);
+	memset(buf, 0xa5, len);
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, enable_master(fd));
+	ASSERT_EQ(0, edu_dma(bar, EDU_BUF, iova, 256, 1, 0));
+	EXPECT_TRUE(kmsg_find(kmsg, dev, addr, 3000))
+		TH_LOG("no DMAR fault for %s at %#llx in the kernel log", dev,
+		       (unsigned long long)iova);
+	close(kmsg);
+	for (i = 0; i < len && buf[i] == 0xa5; i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("memory changed at byte %zu", i);
+}
+
+TEST_F(edu, dma_fault_never_mapped)
+{
+	unsigned char *buf;
+
+	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	/* A live map elsewhere: the fault is about the address, not "no maps". */
+	ASSERT_EQ(0, dma_map(self->fd, buf, IOVA_BASE, PG,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	dma_fault(_metadata, self->fd, self->bar, &self->a, IOVA_NEVER,
+		  buf, PG);
+	munmap(buf, PG);
+}
+
+TEST_F(edu, dma_fault_unmapped_again)
+{
+	unsigned char *buf;
+
+	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, dma_map(self->fd, buf, IOVA_BASE + PG, PG,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	/* Mapped, it works: then the same write after the unmap must not. */
+	memset(buf, 0, PG);
+	ASSERT_EQ(0, enable_master(self->fd));
+	edu_wr(self->bar, EDU_LIVE, 0);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_BASE + PG, EDU_BUF, 256, 0, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, EDU_BUF, IOVA_BASE + PG + 256, 256,
+			     1, 0));
+	ASSERT_EQ(0, dma_unmap(self->fd, IOVA_BASE + PG, PG));
+	dma_fault(_metadata, self->fd, self->bar, &self->a, IOVA_BASE + PG,
+		  buf, PG);
+	munmap(buf, PG);
+}
+
+/*
+ * (c) a map the device may only read: reads work, writes fault.  The write
+ * goes to the map's second page, which the device never touched: QEMU's
+ * intel-iommu drops a write that hits a read-only entry of its IOTLB
+ * without reporting a fault.
+ */
+TEST_F(edu, dma_fault_read_only_map)
+{
+	const __u64 ro = IOVA_BASE + 4 * PG, rw = IOVA_BASE + 6 * PG;
+	unsigned char *buf;
+
+	buf = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x3c, 2 * PG);
+	memset(buf + 2 * PG, 0, PG);
+	ASSERT_EQ(0, dma_map(self->fd, buf, ro, 2 * PG, KVIO_ASSIGN_DMA_READ));
+	ASSERT_EQ(0, dma_map(self->fd, buf + 2 * PG, rw, PG,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	ASSERT_EQ(0, enable_master(self->fd));
+	/* edu reads the read-only map and writes it to the other one... */
+	ASSERT_EQ(0, edu_dma(self->bar, ro, EDU_BUF, 128, 0, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, EDU_BUF, rw, 128, 1, 0));
+	EXPECT_EQ(0x3c, buf[2 * PG]);
+	EXPECT_EQ(0x3c, buf[2 * PG + 127]);
+	EXPECT_EQ(0, buf[2 * PG + 128]);
+	/* ...but cannot write to it. */
+	dma_fault(_metadata, self->fd, self->bar, &self->a, ro + PG, buf,
+		  2 * PG);
+	munmap(buf, 3 * PG);
+}
+
+/* (d) MSI: a raised interrupt and a DMA completion reach the eventfd */
+TEST_F(edu, msi_to_eventfd)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	unsigned char *buf;
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, enable_master(self->fd));
+	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, &efd));
+	EXPECT_EQ(0, efd_wait(efd, 200));
+
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
+	EXPECT_EQ(1, efd_wait(efd, 3000));
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x1);
+
+	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, dma_map(self->fd, buf, IOVA_BASE, PG,
+			     KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_BASE, EDU_BUF, 64, 0, 1));
+	EXPECT_EQ(1, efd_wait(efd, 3000));
+	EXPECT_EQ(0x100, edu_rd(self->bar, EDU_IRQ_STATUS));
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x100);
+
+	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 0, NULL));
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
+	EXPECT_EQ(0, efd_wait(efd, 500)) TH_LOG("MSI after disable");
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x1);
+	close(efd);
+	munmap(buf, PG);
+}
+
+/*
+ * (d) INTx is level triggered: masked when it fires, and it stays masked,
+ * whatever the device does, until the unmask; an unmask while the line is
+ * still up fires again at once.
+ */
+TEST_F(edu, intx_mask_unmask)
+{
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, enable_master(self->fd));
+	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_INTX, 1, &efd));
+	EXPECT_EQ(0, efd_wait(efd, 200));
+
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
+	ASSERT_EQ(1, efd_wait(efd, 3000));
+	/* Masked: the line is still up, and no more events come. */
+	EXPECT_EQ(0, efd_wait(efd, 300));
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x1);
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x2);
+	EXPECT_EQ(0, efd_wait(efd, 300)) TH_LOG("INTx fired while masked");
+	/* Unmasking with the line up fires again. */
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_IRQ_UNMASK, NULL));
+	EXPECT_EQ(1, efd_wait(efd, 3000));
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x2);
+	/* Line down: unmasking is quiet, and the next interrupt fires. */
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_IRQ_UNMASK, NULL));
+	EXPECT_EQ(0, efd_wait(efd, 300));
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x4);
+	EXPECT_EQ(1, efd_wait(efd, 3000));
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x4);
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_IRQ_UNMASK, NULL));
+	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_INTX, 0, NULL));
+	close(efd);
+}
+
+TEST_F(edu, config_space_virtualized)
+{
+	__u32 bar0 = cfg_read(self->fd, 0x10, 4), v;
+	__u8 msi;
+
+	EXPECT_EQ(EDU_VENDOR | (EDU_DEVICE << 16), cfg_read(self->fd, 0, 4));
+	/* BAR sizing, as a guest BIOS does it, then restore. */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x10, 4, 0xffffffff));
+	EXPECT_EQ(~(EDU_BAR_SIZE - 1) | (bar0 & 0xf),
+		  cfg_read(self->fd, 0x10, 4));
+	ASSERT_EQ(0, cfg_write(self->fd, 0x10, 4, 0xfe000000));
+	EXPECT_EQ(0xfe000000 | (bar0 & 0xf), cfg_read(self->fd, 0x10, 4));
+	EXPECT_EQ(0xfe00, cfg_read(self->fd, 0x12, 2));
+	/* The device itself did not move: its registers still answer. */
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	ASSERT_EQ(0, cfg_write(self->fd, 0x10, 4, bar0));
+	/* No BAR 1, no ROM: they read 0 whatever is written. */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x14, 4, 0xffffffff));
+	EXPECT_EQ(0, cfg_read(self->fd, 0x14, 4));
+	ASSERT_EQ(0, cfg_write(self->fd, 0x30, 4, 0xffffffff));
+	EXPECT_EQ(0, cfg_read(self->fd, 0x30, 4));
+	/* Command: INTx disable stays the host's; bus master is the VMM's. */
+	v = cfg_read(self->fd, 0x04, 2);
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, (v | 0x404) & ~0x400U));
+	EXPECT_EQ(v & 0x400, cfg_read(self->fd, 0x04, 2) & 0x400);
+	EXPECT_EQ(0x4, cfg_read(self->fd, 0x04, 2) & 0x4);
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, v | 0x400));
+	EXPECT_EQ(v & 0x400, cfg_read(self->fd, 0x04, 2) & 0x400);
+	/* Interrupt line: virtual. */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x3c, 1, 0x42));
+	EXPECT_EQ(0x42, cfg_read(self->fd, 0x3c, 1));
+	/* The MSI capability is the host's. */
+	msi = cfg_read(self->fd, 0x34, 1);
+	while (msi && cfg_read(self->fd, msi, 1) != 0x05)
+		msi = cfg_read(self->fd, msi + 1, 1);
+	ASSERT_NE(0, msi) TH_LOG("edu has no MSI capability?");
+	EXPECT_EQ(-EPERM, cfg_write(self->fd, msi + 2, 2, 1));
+	EXPECT_EQ(-EPERM, cfg_write(self->fd, msi + 4, 4, 0xfee00000));
+	/* Bad accesses. */
+	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x11, 4, &v));
+	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x10, 3, &v));
+	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x1000, 4, &v));
+}
+
+/* (f) DMA maps that must fail, each with its errno, and leave no pins */
+TEST_F(edu, dma_map_bad_input)
+{
+	const __u32 rw = KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE;
+	unsigned char *buf, *hole;
+
+	buf = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, dma_map(self->fd, buf, IOVA_BASE, 4 * PG, rw));
+	/* Overlaps: same range, inside, straddling either end. */
+	EXPECT_EQ(-EEXIST, dma_map(self->fd, buf + 4 * PG, IOVA_BASE, PG, rw));
+	EXPECT_EQ(-EEXIST, dma_map(self->fd, buf + 4 * PG, IOVA_BASE + PG,
+				   PG, rw));
+	EXPECT_EQ(-EEXIST, dma_map(self->fd, buf + 4 * PG, IOVA_BASE - PG,
+				   2 * PG, rw));
+	EXPECT_EQ(-EEXIST, dma_map(self->fd, buf + 4 * PG, IOVA_BASE + 3 * PG,
+				   2 * PG, rw));
+	/* Adjacent is fine. */
+	EXPECT_EQ(0, dma_map(self->fd, buf + 4 * PG, IOVA_BASE + 4 * PG, PG,
+			     KVIO_ASSIGN_DMA_READ));
+	/* Alignment, size, flags, wrap-around. */
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 0x10000000, 100, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 0x10000010, PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG + 8, 0x10000000,
+				   PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 0x10000000, 0, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 0x10000000, PG, 0));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 0x10000000, PG,
+				   0x80));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, -PG, 2 * PG, rw));
+	/* Beyond the IOMMU's address width. */
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf + 5 * PG, 1ULL << 62, PG, rw));
+	/* More than the machine has (128 GiB), inside the aperture. */
+	EXPECT_EQ(-ENOMEM, dma_map(self->fd, buf, 1ULL << 38, 1ULL << 37, rw));
+	/* User memory that is not there, entirely or in the middle. */
+	hole = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	ASSERT_EQ(0, munmap(hole + PG, PG));
+	EXPECT_EQ(-EFAULT, dma_map(self->fd, hole + PG, 0x10000000, PG, rw));
+	EXPECT_EQ(-EFAULT, dma_map(self->fd, hole, 0x10000000, 3 * PG, rw));
+	EXPECT_EQ(-EFAULT, dma_map(self->fd, (void *)0x1000, 0x10000000, PG,
+				   rw));
+	/* Read-only memory cannot take device writes. */
+	ASSERT_EQ(0, mprotect(hole, PG, PROT_READ));
+	EXPECT_EQ(-EFAULT, dma_map(self->fd, hole, 0x10000000, PG, rw));
+	EXPECT_EQ(0, dma_map(self->fd, hole, 0x10000000, PG,
+			     KVIO_ASSIGN_DMA_READ));
+	/* Unmap names one whole map. */
+	EXPECT_EQ(-ENOENT, dma_unmap(self->fd, IOVA_BASE, PG));
+	EXPECT_EQ(-ENOENT, dma_unmap(self->fd, IOVA_BASE + PG, 4 * PG));
+	EXPECT_EQ(-ENOENT, dma_unmap(self->fd, 0x20000000, PG));
+	EXPECT_EQ(0, dma_unmap(self->fd, IOVA_BASE, 4 * PG));
+	EXPECT_EQ(-ENOENT, dma_unmap(self->fd, IOVA_BASE, 4 * PG));
+	/* The rest goes with the close; the teardown checks the pins. */
+	munmap(hole, PG);
+	munmap(hole + 2 * PG, PG);
+	munmap(buf, 8 * PG);
+}
+
+/* (f) interrupts beyond what the device has */
+TEST_F(edu, irq_bad_input)
+{
+	int efd[2], notefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct kvio_assign_irq_set s = { .argsz = sizeof(s), .count = 1 };
+
+	efd[0] = eventfd(0, EFD_CLOEXEC);
+	efd[1] = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd[0]);
+	ASSERT_LE(0, efd[1]);
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 2, efd));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSIX, 1, efd));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_INTX, 2, efd));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_NUM_IRQ_TYPES, 1,
+				    efd));
+	/* argsz too short for the fds it announces */
+	s.type = KVIO_ASSIGN_IRQ_MSI;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &s));
+	EXPECT_EQ(-EBADF, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
+				   (int[]){ -1 }));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, &notefd));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_IRQ_UNMASK, NULL));
+	/* One type at a time; the same type again replaces it. */
+	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, efd));
+	EXPECT_EQ(-EBUSY, set_irqs(self->fd, KVIO_ASSIGN_IRQ_INTX, 1, efd));
+	EXPECT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, efd + 1));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_IRQ_UNMASK, NULL));
+	EXPECT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 0, NULL));
+	EXPECT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_INTX, 1, efd));
+	/* Left enabled: the close tears it down. */
+	close(efd[0]);
+	close(efd[1]);
+	close(notefd);
+}
+
+TEST_F(edu, mmap_bad_input)
+{
+	void *p;
+
+	p = mmap(NULL, 2 * EDU_BAR_SIZE, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	p = mmap(NULL, PG, PROT_READ, MAP_SHARED, self->fd, EDU_BAR_SIZE);
+	EXPECT_EQ(MAP_FAILED, p);
+	p = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	p = mmap(NULL, PG, PROT_READ, MAP_SHARED, self->fd, 1ULL << 40);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* The last page of the BAR alone is fine. */
+	p = mmap(NULL, PG, PROT_READ, MAP_SHARED, self->fd, EDU_BAR_SIZE - PG);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, PG);
+}
+
+TEST_F(edu, open_twice_and_reset)
+{
+	struct kvio_assign_info info = { .argsz = sizeof(info) };
+	int ret;
+
+	EXPECT_EQ(-EBUSY, assign_open(&self->a));
+	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_INFO, &info));
+	ret = xioctl(self->fd, KVIO_ASSIGN_RESET, NULL);
+	EXPECT_EQ(info.flags & KVIO_ASSIGN_INFO_RESET ? 0 : -ENOTTY, ret);
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+}
+
+/* (f) addresses that are not ours to open */
+TEST(open_bad_address)
+{
+	struct kvio_assign_open op = { .argsz = sizeof(op), .bus = 0xfe,
+				       .devfn = 0xff };
+	struct edu_addr none, host;
+	int ctl;
+
+	if (access(ASSIGN_CTL, F_OK))
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	bdf_parse("0000:fe:1f.7", &none);
+	EXPECT_EQ(-ENODEV, assign_open(&none));
+	/* The host bridge exists but was never handed over. */
+	bdf_parse("0000:00:00.0", &host);
+	EXPECT_EQ(-ENXIO, assign_open(&host));
+	ctl = open(ASSIGN_CTL, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctl);
+	op.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.flags = 0;
+	op.argsz = 4;
+	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	EXPECT_EQ(-ENOTTY, xioctl(ctl, KVIO_ASSIGN_GET_INFO, &op));
+	close(ctl);
+}
+
+/*
+ * (f) Two edus behind a conventional PCI bridge share a group: the group
+ * is refused until both are handed over, and then one owner at a time.
+ */
+TEST(shared_group)
+{
+	struct edu_addr a, b;
+	int kmsg, fa, fb;
+
+	if (access(ASSIGN_CTL, F_OK))
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (find_edu(&a, 3, 0) || find_edu(&b, 3, 1))
+		SKIP(return, "no two edus sharing an IOMMU group (with a bridge)");
+	assign_unbind(b.name);
+	ASSERT_EQ(0, assign_bind(a.name));
+	kmsg = kmsg_open();
+	EXPECT_EQ(-EPERM, assign_open(&a));
+	EXPECT_TRUE(kmsg_find(kmsg, a.name, b.name, 1000));
+	close(kmsg);
+	ASSERT_EQ(0, assign_bind(b.name));
+	fa = assign_open(&a);
+	EXPECT_LE(0, fa);
+	fb = assign_open(&b);
+	EXPECT_EQ(-EBUSY, fb);
+	if (fa >= 0)
+		close(fa);
+	fb = assign_open(&b);
+	EXPECT_LE(0, fb);
+	if (fb >= 0)
+		close(fb);
+	assign_unbind(a.name);
+	assign_unbind(b.name);
+}
+
+/*
+ * (f) A VMM killed with maps, pins, interrupts and a BAR mapping live:
+ * everything is released, and the device can be opened again.
+ */
+TEST(killed_owner_releases_everything)
+{
+	struct pin_count pc0, pc;
+	struct edu_addr a;
+	int ret, status, fd, i;
+	pid_t pid;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	pin_count_read(&pc0);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		const size_t len = 256 * PG;
+		int efd = eventfd(0, 0), dfd = assign_open(&a);
+		void *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (dfd < 0 || efd < 0 || buf == MAP_FAILED || !map_bar0(dfd) ||
+		    dma_map(dfd, buf, IOVA_BASE, len, KVIO_ASSIGN_DMA_READ |
+			    KVIO_ASSIGN_DMA_WRITE) ||
+		    dma_map(dfd, buf, 0x10000000, PG, KVIO_ASSIGN_DMA_READ) ||
+		    enable_master(dfd) ||
+		    set_irqs(dfd, KVIO_ASSIGN_IRQ_MSI, 1, &efd))
+			_exit(1);
+		pin_count_read(&pc);
+		if (pc.pins - pc0.pins != 257 || pc.vmlck_kb != 257 * 4)
+			_exit(2);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status))
+		TH_LOG("child failed to set up: exit %d", WEXITSTATUS(status));
+	/* The exit path closes the fd: give it a moment on a slow VM. */
+	for (i = 0; i < 100; i++) {
+		pin_count_read(&pc);
+		if (pc.pins == pc0.pins)
+			break;
+		sleep_ms(20);
+	}
+	EXPECT_EQ(pc0.pins, pc.pins);
+	fd = assign_open(&a);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Unbinding a device a VMM holds waits for the VMM to let go, rather than
+ * pulling the device from under it.
+ */
+TEST(unbind_waits_for_owner)
+{
+	int ret, ready[2], kmsg, status, i;
+	char path[256], drv[64];
+	struct edu_addr a;
+	pid_t owner, unbinder;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, pipe(ready));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (owner == 0) {
+		int fd = assign_open(&a);
+
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(ret), read(ready[0], &ret, sizeof(ret)));
+	ASSERT_LE(0, ret) TH_LOG("owner cannot open: %s", strerror(-ret));
+
+	kmsg = kmsg_open();
+	unbinder = fork();
+	ASSERT_LE(0, unbinder);
+	if (unbinder == 0) {
+		snprintf(path, sizeof(path), PCI_DEVS "/%s/driver/unbind",
+			 a.name);
+		_exit(write_file(path, a.name) ? 1 : 0);
+	}
+	EXPECT_TRUE(kmsg_find(kmsg, a.name, "waiting for the owner", 3000));
+	close(kmsg);
+	sleep_ms(300);
+	EXPECT_EQ(0, waitpid(unbinder, &status, WNOHANG))
+		TH_LOG("unbind returned while the device was open");
+	/* Half gone (sysfs drops the driver link first): nobody can open it. */
+	EXPECT_EQ(-ENXIO, assign_open(&a));
+
+	kill(owner, SIGKILL);
+	waitpid(owner, &status, 0);
+	for (i = 0; i < 250 && !waitpid(unbinder, &status, WNOHANG); i++)
+		sleep_ms(20);
+	ASSERT_GT(250, i) TH_LOG("unbind still blocked after the owner died");
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	EXPECT_EQ(0, assign_bind(a.name));
+}
+
+/* Run tools/kvio-assign; its exit status, its output in @out. */
+static int tool(const char *args, char *out, size_t len)
+{
+	const char *repo = getenv("KVIO_REPO");
+	char cmd[512];
+	size_t n = 0;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "sh %.300s/tools/kvio-assign %.100s 2>&1",
+		 repo, args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (out) {
+		n = fread(out, 1, len - 1, p);
+		out[n] = 0;
+	} else {
+		while (fgetc(p) != EOF)
+			;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* tools/kvio-assign: status, unbind, bind, and what it refuses */
+TEST(tool_bind_status_unbind)
+{
+	char out[4096], args[64], drv[64], want[64];
+	struct edu_addr a, b;
+	int ret = edu_prepare(&a);
+
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	if (!getenv("KVIO_REPO"))
+		SKIP(return, "KVIO_REPO unset: cannot find tools/kvio-assign");
+	ASSERT_EQ(0, ret);
+
+	snprintf(args, sizeof(args), "status %s", a.name);
+	ASSERT_EQ(0, tool(args, out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "driver:      kvio_assign\n"));
+	snprintf(want, sizeof(want), "iommu group: %ld,", group_id(a.name));
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "group:       viable"));
+	EXPECT_NE(NULL, strstr(out, "region 0:    mem, 1048576 bytes, mmap offset 0\n"));
+	EXPECT_NE(NULL, strstr(out, "irq:         INTx 1\n"));
+	EXPECT_NE(NULL, strstr(out, "irq:         MSI 1\n"));
+	EXPECT_EQ(NULL, strstr(out, "MSI-X"));
+
+	snprintf(args, sizeof(args), "unbind %s", a.name);
+	EXPECT_EQ(0, tool(args, NULL, 0));
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	snprintf(args, sizeof(args), "bind %s", a.name + 5);	/* no segment */
+	EXPECT_EQ(0, tool(args, NULL, 0));
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("kvio_assign", drv);
+
+	EXPECT_EQ(1, tool("bind 0000:fe:00.0", NULL, 0));
+	EXPECT_EQ(2, tool("bind nonsense", NULL, 0));
+	EXPECT_EQ(2, tool("frobnicate 00:00.0", NULL, 0));
+	if (!find_edu(&b, 3, 0)) {
+		/* Its bridge is not an endpoint; its group needs its peer. */
+		snprintf(args, sizeof(args), "bind %s", b.name);
+		EXPECT_EQ(0, tool(args, out, sizeof(out)));
+		EXPECT_NE(NULL, strstr(out, "cannot be opened until"))
+			TH_LOG("%s", out);
+		snprintf(args, sizeof(args), "unbind %s", b.name);
+		EXPECT_EQ(0, tool(args, NULL, 0));
+	}
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio-assign without an IOMMU: there is no unsafe mode.  The driver
+ * refuses the device at bind time and says why, the device cannot be
+ * opened, and tools/kvio-assign refuses it too.  Runs in a VM with an edu
+ * device and no IOMMU (assign_run.sh --no-iommu).
+ */
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "assign_lib.h"
+
+TEST(bind_and_open_refused)
+{
+	char drv[64], path[256], cmd[512];
+	const char *repo = getenv("KVIO_REPO");
+	struct edu_addr a;
+	int kmsg, status;
+
+	if (access(ASSIGN_CTL, F_OK))
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (find_edu(&a, 0, 0))
+		SKIP(return, "no edu device");
+	if (group_size(a.name) >= 0)
+		SKIP(return, "%s has an IOMMU group: this VM has an IOMMU", a.name);
+
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+	EXPECT_EQ(-1, assign_bind(a.name));
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	EXPECT_TRUE(kmsg_find(kmsg, a.name, "needs an IOMMU", 1000));
+	close(kmsg);
+	EXPECT_EQ(-ENXIO, assign_open(&a));
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/driver_override", a.name);
+	write_file(path, "\n");
+
+	if (!repo)
+		SKIP(return, "KVIO_REPO unset: cannot find tools/kvio-assign");
+	snprintf(cmd, sizeof(cmd), "sh %.400s/tools/kvio-assign bind %s",
+		 repo, a.name);
+	status = system(cmd);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(1, WEXITSTATUS(status));
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the kvio-assign tests (assign_*), streaming their KTAP to stdout.
+# They need a VM with an IOMMU and QEMU edu devices (tools/check.sh starts
+# one: q35, intel-iommu, edu alone and two edus behind a PCI bridge); this
+# script loads irqbypass, kvm and kvio_assign.ko first.  Exits non-zero if
+# anything failed or is missing.
+#
+# usage: assign_run.sh [--no-iommu] [BINDIR]
+#
+# BINDIR defaults to this script's directory.  --no-iommu runs only
+# assign_noiommu, for a VM with an edu device and no IOMMU, where the
+# device must be refused.
+#
+# kvio_assign.ko comes from $KVIO_ASSIGN_KO, else
+# $KVIO_REPO/build/$KVIO_KVER/kvio_assign.ko (as tools/vm/run sets them).
+
+here=$(cd "$(dirname "$0")" && pwd)
+progs="assign_edu assign_kvm"
+if [ "${1:-}" = --no-iommu ]; then
+	progs=assign_noiommu
+	shift
+fi
+bindir=${1:-$here}
+repo=${KVIO_REPO:-$(cd "$here/../.." && pwd)}
+ko=${KVIO_ASSIGN_KO:-$repo/build/${KVIO_KVER:-$(uname -r)}/kvio_assign.ko}
+
+if [ ! -e /dev/kvio-assign ]; then
+	# irqbypass provides the symbols kvio_assign links against.
+	if ! /sbin/modprobe irqbypass || ! /sbin/insmod "$ko"; then
+		echo "# assign_run.sh: cannot load $ko"
+		exit 1
+	fi
+fi
+# The end-to-end test needs /dev/kvm; it skips (and says so) without it.
+/sbin/modprobe kvm_amd 2>/dev/null || /sbin/modprobe kvm_intel 2>/dev/null
+
+rc=0
+for p in $progs; do
+	if [ ! -x "$bindir/$p" ]; then
+		echo "# assign_run.sh: $bindir/$p is missing (not built?)"
+		rc=1
+		continue
+	fi
+	echo "# assign_run.sh: $p"
+	"$bindir/$p" || {
+		echo "# assign_run.sh: $p exited with status $?"
+		rc=1
+	}
+done
+exit $rc
