@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * helper_rawsend IFACE COUNT [PPS]
+ * helper_rawsend IFACE COUNT [PPS [SIZE]]
  *
- * Send COUNT small Ethernet frames out of IFACE through an AF_PACKET socket,
- * at most PPS per second (default 2000), and print how many the kernel took.
+ * Send COUNT Ethernet frames of SIZE bytes (default 64, at most 1514) out of
+ * IFACE through an AF_PACKET socket, at most PPS per second (default 2000),
+ * and print how many the kernel took.
  * The real-client tests use it to feed the tap side of a vhost device: a
  * frame transmitted on a tap is what the vhost rx path hands to its user.
  *
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #define FRAME_LEN	64
+#define FRAME_MAX	1514
 #define ETH_P_KVIO	0x88b5
 
 static const unsigned char dst_mac[ETH_ALEN] = { 0x02, 0, 0, 0, 0x77, 0x02 };
@@ -77,17 +79,25 @@ static int open_socket(const char *ifname)
 
 int main(int argc, char **argv)
 {
-	unsigned char frame[FRAME_LEN] = { 0 };
-	long count, pps, sent = 0, i;
+	unsigned char frame[FRAME_MAX] = { 0 };
+	long count, pps, len = FRAME_LEN, sent = 0, i;
 	double t0, due;
 	int fd;
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: helper_rawsend IFACE COUNT [PPS]\n");
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr,
+			"usage: helper_rawsend IFACE COUNT [PPS [SIZE]]\n");
 		return 2;
 	}
 	count = parse_count(argv[2], "count");
-	pps = argc == 4 ? parse_count(argv[3], "rate") : 2000;
+	pps = argc >= 4 ? parse_count(argv[3], "rate") : 2000;
+	if (argc == 5)
+		len = parse_count(argv[4], "size");
+	if (len < 18 || len > FRAME_MAX) {
+		fprintf(stderr, "helper_rawsend: size must be 18..%d\n",
+			FRAME_MAX);
+		return 2;
+	}
 	fd = open_socket(argv[1]);
 
 	memcpy(frame, dst_mac, ETH_ALEN);
@@ -105,7 +115,7 @@ int main(int argc, char **argv)
 		due = t0 + (double)i / pps;
 		while (now() < due)
 			usleep(200);
-		if (send(fd, frame, sizeof(frame), 0) == sizeof(frame))
+		if (send(fd, frame, len, 0) == len)
 			sent++;
 		else if (errno != ENOBUFS && errno != EAGAIN)
 			perror("helper_rawsend: send");
