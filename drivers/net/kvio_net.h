@@ -3,8 +3,10 @@
 #ifndef _KVIO_NET_H
 #define _KVIO_NET_H
 
+#include <linux/gfp.h>
 #include <linux/net.h>
 #include <linux/uio.h>
+#include <net/xdp.h>
 
 #include <kvio/vhost.h>
 
@@ -40,6 +42,10 @@ struct kvio_net {
 	struct kvio_vring *vring_ptrs[KVIO_NET_VQ_MAX];
 	/* Socket readiness: RX wakes on EPOLLIN, TX on EPOLLOUT. */
 	struct kvio_poll poll[KVIO_NET_VQ_MAX];
+	/* TX frames copied out for the socket's batched path, their pages */
+	unsigned int nxdp;
+	struct xdp_buff xdp[KVIO_NET_BATCH];
+	struct page_frag_cache pf_cache;
 };
 
 /* tx.c, rx.c: the data path, run by the owner's worker */

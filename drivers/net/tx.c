@@ -3,9 +3,12 @@
  * kvio-net transmit: frames the guest queued on the TX ring go out
  * through the backend socket (tap, macvtap or packet socket).
  */
+#include <linux/if_tun.h>
+#include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
 #include <net/sock.h>
+#include <net/xdp.h>
 
 #include "kvio_net.h"
 
@@ -43,12 +46,101 @@ static void kvio_net_complete(struct kvio_net_vring *nvr, unsigned int head,
 }
 
 /*
- * Send one frame made of @out readable iovecs.  Returns the bytes taken
- * from the guest, -EAGAIN when the socket is full, or -EINVAL when the
- * chain is malformed (the ring is then broken).
+ * Hand the frames gathered by kvio_net_tx_build() to the socket in one
+ * sendmsg(): tun and macvtap take an array of xdp_buffs (TUN_MSG_PTR) and
+ * own their pages from then on, whatever becomes of each frame.
  */
-static ssize_t kvio_net_tx_one(struct kvio_net_vring *nvr,
-			       struct socket *sock, unsigned int out)
+static void kvio_net_tx_push(struct kvio_net *n, struct socket *sock)
+{
+	struct tun_msg_ctl ctl = {
+		.type = TUN_MSG_PTR,
+		.num = n->nxdp,
+		.ptr = n->xdp,
+	};
+	struct msghdr msg = {
+		.msg_control = &ctl,
+		.msg_controllen = sizeof(ctl),
+		.msg_flags = MSG_DONTWAIT,
+	};
+
+	if (!n->nxdp)
+		return;
+	/* Frames tun drops count as sent, as a NIC drops what it can't. */
+	sock->ops->sendmsg(sock, &msg, 0);
+	n->nxdp = 0;
+}
+
+/*
+ * What tun does with the header on its one-frame path and not on the
+ * batched one: make hdr_len cover the checksum field.
+ */
+static int kvio_net_tx_fix_hdr(struct kvio_vring *vr,
+			       struct virtio_net_hdr *h, size_t len)
+{
+	u16 end;
+
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return 0;
+	end = kvio16_to_cpu(vr, h->csum_start) +
+	      kvio16_to_cpu(vr, h->csum_offset) + 2;
+	if (end <= kvio16_to_cpu(vr, h->hdr_len))
+		return 0;
+	if (end > len)
+		return -EINVAL;
+	h->hdr_len = cpu_to_kvio16(vr, end);
+	return 0;
+}
+
+/*
+ * Copy one frame (socket header and data) out of @from into a page
+ * fragment laid out as tun's batched path wants it: struct tun_xdp_hdr,
+ * headroom, data, room for the skb's shared info.  -ENOSPC: the frame
+ * does not fit a page, send it alone.
+ */
+static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
+			     struct socket *sock, struct iov_iter *from)
+{
+	size_t len = iov_iter_count(from), hlen = nvr->sock_hlen;
+	unsigned int room = sock_flag(sock->sk, SOCK_XDP) ?
+			    XDP_PACKET_HEADROOM : 0;
+	unsigned int pad, buflen;
+	struct tun_xdp_hdr *th;
+	void *buf;
+
+	pad = SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + room + hlen);
+	buflen = SKB_DATA_ALIGN(len - hlen + pad) +
+		 SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	if (len < hlen)
+		return -EINVAL;
+	if (buflen > PAGE_SIZE)
+		return -ENOSPC;
+	buf = page_frag_alloc(&n->pf_cache, buflen, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	th = buf;
+	memset(&th->gso, 0, sizeof(th->gso));
+	if (copy_from_iter(&th->gso, hlen, from) != hlen ||
+	    kvio_net_tx_fix_hdr(&nvr->vr, &th->gso, len - hlen) ||
+	    copy_from_iter(buf + pad, len - hlen, from) != len - hlen) {
+		page_frag_free(buf);
+		return -EINVAL;
+	}
+	th->buflen = buflen;
+	xdp_init_buff(&n->xdp[n->nxdp], buflen, NULL);
+	xdp_prepare_buff(&n->xdp[n->nxdp], buf, pad, len - hlen, true);
+	n->nxdp++;
+	return 0;
+}
+
+/*
+ * Send one frame made of @out readable iovecs, or add it to the batch
+ * when the socket takes batches.  Returns the bytes taken from the guest,
+ * -EAGAIN when the socket is full, or -EINVAL when the chain is malformed
+ * (the ring is then broken).
+ */
+static ssize_t kvio_net_tx_one(struct kvio_net *n, struct kvio_net_vring *nvr,
+			       struct socket *sock, unsigned int out,
+			       bool batch)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 	size_t len;
@@ -62,6 +154,18 @@ static ssize_t kvio_net_tx_one(struct kvio_net_vring *nvr,
 	/* We provide the vnet header: the guest's own is not sent. */
 	iov_iter_advance(&msg.msg_iter, nvr->vhost_hlen);
 
+	if (batch) {
+		err = kvio_net_tx_build(n, nvr, sock, &msg.msg_iter);
+		if (!err) {
+			if (n->nxdp == KVIO_NET_BATCH)
+				kvio_net_tx_push(n, sock);
+			return len;
+		}
+		/* Keep the order: what is batched goes first. */
+		kvio_net_tx_push(n, sock);
+		if (err != -ENOSPC)
+			return len;	/* dropped, as the socket would */
+	}
 	err = sock->ops->sendmsg(sock, &msg, len - nvr->vhost_hlen);
 	if (err == -EAGAIN || err == -ENOMEM || err == -ENOBUFS)
 		return -EAGAIN;
@@ -77,6 +181,8 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 	size_t total = 0;
 	ssize_t len;
 	int head;
+	/* tun and macvtap take batches when their send buffer is unbounded. */
+	bool batch = READ_ONCE(sock->sk->sk_sndbuf) == INT_MAX;
 
 	kvio_ring_disable_notify(vr);
 	for (;;) {
@@ -96,7 +202,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 			kvio_ring_break(vr, "TX chain not made of readable buffers");
 			break;
 		}
-		len = kvio_net_tx_one(nvr, sock, out);
+		len = kvio_net_tx_one(n, nvr, sock, out, batch);
 		if (len == -EAGAIN) {
 			/* Retry this frame when the socket has room. */
 			kvio_ring_unpop(vr, 1);
@@ -109,6 +215,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 		if (kvio_net_spent(nvr, &pkts, &total, len))
 			break;
 	}
+	kvio_net_tx_push(n, sock);
 	kvio_net_flush_used(nvr);
 }
 
