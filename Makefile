@@ -22,7 +22,7 @@ CHECKPATCH := $(BUILD)/ksrc/scripts/checkpatch.pl
 
 KBUILD_FILES := Kbuild drivers include uapi
 
-.PHONY: all modules deps check demo selftests style sparse clean help
+.PHONY: all modules deps check demo bench selftests style sparse clean help
 
 all: modules
 
@@ -31,6 +31,7 @@ help:
 	@echo 'make deps       install the Debian packages everything needs'
 	@echo 'make check      deps, build, and every selftest in VMs on every kernel'
 	@echo 'make demo       a nested guest through kvio-net, then through vhost-net'
+	@echo 'make bench      benchmarks against upstream vhost-net: table, CSV, plot'
 	@echo 'make style      checkpatch --strict over our sources'
 	@echo 'make sparse     build with sparse (C=1)'
 
@@ -85,6 +86,10 @@ selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
 	$(MAKE) -C $(TOP)/selftests/kvio KSFT_DIR=$(KSFT_DIR) \
 		UAPI_INC=$(BUILD)/uapi OUTPUT=$(BUILD)/selftests
 
+$(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(BUILD)/uapi/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi -pthread -o $@ $< -pthread
+
 check: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/check.sh
@@ -92,6 +97,10 @@ check: deps
 demo: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/demo.sh
+
+bench: deps
+	$(MAKE) -C $(TOP) modules selftests $(BUILD)/bench/kvio_bench
+	@sh $(TOP)/tools/bench/run.sh
 
 STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
 		'*.c' '*.h' | grep -v '^build/')

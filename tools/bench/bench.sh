@@ -1,0 +1,210 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmark workloads, run inside one test VM (tools/vm/run) against
+# upstream vhost-net and kvio-net, alternating: each round runs every
+# workload on both devices, the first device of a round alternating, so
+# that drift in the machine's speed hits both alike.  Appends one CSV row
+# per measurement to OUT:
+#
+#   round,device,driver,workload,metric,value
+#
+# usage: bench.sh TOP OUT [ROUNDS]
+# env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
+#        KVIO_BENCH_ONLY     workloads to run, a list of words out of
+#                            harness testpmd multi latency nested (default all
+#                            but nested; "nested" adds a nested guest each)
+set -u
+
+top=$1
+out=$2
+rounds=${3:-3}
+secs=${KVIO_BENCH_SECS:-4}
+only=${KVIO_BENCH_ONLY:-harness testpmd multi latency}
+bench=$top/build/bench/kvio_bench
+rawsend=$top/build/selftests/helper_rawsend
+TAP=kvbp0
+QSIZE=256
+
+note() { echo "bench: $*" >&2; }
+want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# row round device driver workload metric value
+row() { echo "$1,$2,$3,$4,$5,$6" >>"$out"; }
+
+# The RESULT line of kvio_bench: its key=value pairs as rows, for the
+# metrics named in $5.
+harness() { # round dev workload metrics args...
+	r=$1 d=$2 w=$3 m=$4
+	shift 4
+	line=$("$bench" "/dev/$d" "$@" 2>"$tmpd/err" | grep '^RESULT ' | tail -n 1)
+	if [ -z "$line" ]; then
+		note "$d $w: kvio_bench failed: $(tail -n 3 "$tmpd/err")"
+		return 1
+	fi
+	for k in $m; do
+		v=$(echo "$line" | tr ' ' '\n' | sed -n "s/^$k=//p")
+		[ -n "$v" ] && row "$r" "$d" harness "$w" "$k" "$v"
+	done
+	note "$d $w: $line"
+}
+
+# --- dpdk-testpmd over virtio-user ------------------------------------------
+
+tp_pid=
+tp_log=
+cleanup() {
+	[ -n "$tp_pid" ] && kill "$tp_pid" 2>/dev/null
+	ip link del "$TAP" 2>/dev/null
+	rm -rf "$tmpd"
+}
+tmpd=$(mktemp -d /tmp/kvio-bench.XXXXXX) || exit 1
+trap cleanup EXIT
+
+tp_wait() { # mark regex
+	i=0
+	while [ "$i" -lt 600 ]; do
+		tail -n "+$(($1 + 1))" "$tp_log" | grep -Eq -- "$2" && return 0
+		kill -0 "$tp_pid" 2>/dev/null || return 1
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
+}
+tp_cmd() { # command regex
+	mark=$(wc -l <"$tp_log")
+	echo "$1" >&3
+	tp_wait "$mark" "$2"
+}
+# "rx tx" packets of the last forwarding run.
+tp_fwd() {
+	tail -n "+$((mark + 1))" "$tp_log" | awk '
+	/Forward statistics for port 0/ { f = 1; next }
+	f && /RX-packets:/ { rx = $2 }
+	f && /TX-packets:/ { print rx, $2; exit }'
+}
+
+tp_start() { # dev
+	ip tuntap add dev "$TAP" mode tap multi_queue || return 1
+	echo 1 >"/proc/sys/net/ipv6/conf/$TAP/disable_ipv6" 2>/dev/null
+	ip link set "$TAP" up || return 1
+	tp_log=$tmpd/testpmd.log
+	: >"$tp_log"
+	rm -f "$tmpd/in"
+	mkfifo "$tmpd/in" || return 1
+	exec 3<>"$tmpd/in"
+	stdbuf -oL -eL dpdk-testpmd --no-huge -m 128 --no-pci --no-shconf \
+		-l 0-1 --no-telemetry --log-level=lib.eal:warning \
+		"--vdev=virtio_user0,path=/dev/$1,queues=1,queue_size=$QSIZE,iface=$TAP" \
+		-- -i --rxd=$QSIZE --txd=$QSIZE --total-num-mbufs=8192 \
+		<&3 >"$tp_log" 2>&1 &
+	tp_pid=$!
+	tp_wait 0 '^testpmd> '
+}
+
+tp_stop() {
+	echo quit >&3
+	i=0
+	while kill -0 "$tp_pid" 2>/dev/null && [ "$i" -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	kill "$tp_pid" 2>/dev/null
+	wait "$tp_pid" 2>/dev/null
+	tp_pid=
+	exec 3>&-
+	ip link del "$TAP" 2>/dev/null
+}
+
+# One forwarding run of $secs seconds in mode $1 with frames of $2 bytes;
+# $3: what feeds the port meanwhile (rxonly and io), or "sleep".
+tp_run() { # mode size feeder
+	tp_cmd "set fwd $1" "Set $1 packet forwarding mode" || return 1
+	tp_cmd "set txpkts $2" "" || return 1
+	tp_cmd "clear port stats 0" "statistics for port 0 cleared" || return 1
+	tp_cmd start "forwarding packets/burst" || return 1
+	if [ "$3" = sleep ]; then
+		sleep "$secs"
+	else
+		# Far more than the device can take in $secs: unpaced.
+		"$rawsend" "$TAP" 100000000 1000000000 "$2" >/dev/null &
+		fp=$!
+		sleep "$secs"
+		kill "$fp" 2>/dev/null
+		wait "$fp" 2>/dev/null
+	fi
+	tp_cmd stop "^Done\." || return 1
+	tp_fwd
+}
+
+testpmd_round() { # round dev
+	if ! tp_start "$2"; then
+		note "$2: testpmd did not start"
+		sed 's/^/bench: testpmd: /' "$tp_log" >&2
+		tp_stop
+		return 1
+	fi
+	for s in 64 1500; do
+		set -- "$1" "$2"
+		f=$(tp_run txonly "$s" sleep) &&
+			row "$1" "$2" testpmd "tx$s" pps "$(($(echo "$f" | cut -d' ' -f2) / secs))"
+		f=$(tp_run rxonly "$s" feed) &&
+			row "$1" "$2" testpmd "rx$s" pps "$(($(echo "$f" | cut -d' ' -f1) / secs))"
+	done
+	f=$(tp_run io 64 feed) &&
+		row "$1" "$2" testpmd io64 pps "$(($(echo "$f" | cut -d' ' -f2) / secs))"
+	note "$2: testpmd round $1 done"
+	tp_stop
+}
+
+# --- a nested guest ---------------------------------------------------------
+
+nested_round() { # round dev
+	log=$tmpd/nested.log
+	KVIO_VHOST_DEV=/dev/$2 sh "$top/selftests/kvio/qemu_vhostfd.sh" \
+		"$top/build/selftests" >"$log" 2>&1
+	# "# guest -> host: 4096 KiB, 2544 KiB/s" and the ping's average
+	g2h=$(sed -n 's/^# guest -> host: .*, \([0-9]*\) KiB\/s$/\1/p' "$log")
+	h2g=$(sed -n 's/^# host -> guest: .*, \([0-9]*\) KiB\/s$/\1/p' "$log")
+	rtt=$(sed -n 's/^# guest -> host: .*min\/avg\/max = [0-9.]*\/\([0-9.]*\)\/.*/\1/p' "$log")
+	[ -n "$g2h" ] && row "$1" "$2" nested guest_to_host KiB_s "$g2h"
+	[ -n "$h2g" ] && row "$1" "$2" nested host_to_guest KiB_s "$h2g"
+	[ -n "$rtt" ] && row "$1" "$2" nested ping_rtt ms "$rtt"
+	note "$2: nested guest: g2h ${g2h:-?} KiB/s, h2g ${h2g:-?} KiB/s, rtt ${rtt:-?} ms"
+}
+
+# --- the rounds -------------------------------------------------------------
+
+[ -x "$bench" ] || { note "$bench missing"; exit 1; }
+[ -f "$out" ] || echo "round,device,driver,workload,metric,value" >"$out"
+note "$(uname -r), $(nproc) CPUs, $rounds rounds of $secs s per measurement"
+r=1
+while [ "$r" -le "$rounds" ]; do
+	if [ $((r % 2)) = 1 ]; then
+		devs="vhost-net kvio-net"
+	else
+		devs="kvio-net vhost-net"
+	fi
+	for d in $devs; do
+		if want harness; then
+			for s in 64 1500; do
+				harness "$r" "$d" "tx$s" "pps worker_ns_per_pkt" \
+					tx --size "$s" --secs "$secs"
+				harness "$r" "$d" "rx$s" "pps worker_ns_per_pkt" \
+					rx --size "$s" --secs "$secs"
+			done
+		fi
+		if want latency; then
+			harness "$r" "$d" pingpong "p50_us p99_us" pingpong --size 64 --count 2000
+		fi
+		if want multi; then
+			harness "$r" "$d" "8dev_1owner" "pps workers worker_ns_per_pkt" \
+				tx --size 64 --secs "$secs" --devices 8
+			harness "$r" "$d" "8dev_8owners" "pps workers worker_ns_per_pkt" \
+				tx --size 64 --secs "$secs" --owners 8
+		fi
+		want testpmd && testpmd_round "$r" "$d"
+		want nested && nested_round "$r" "$d"
+	done
+	r=$((r + 1))
+done
