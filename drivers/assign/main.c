@@ -16,6 +16,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <kvio/compat.h>
 
 #include "assign.h"
 
@@ -159,6 +160,15 @@ static int kvio_assign_may_open(struct kvio_assign_dev *adev)
 {
 	struct kvio_assign_dev *other;
 
+	/*
+	 * Without interrupt remapping the device's MSI writes reach any
+	 * host interrupt, and a device driven by the VMM can be made to
+	 * write anything: there is no unsafe mode.
+	 */
+	if (!kvio_isolated_msi(&adev->pdev->dev)) {
+		pci_warn(adev->pdev, "kvio_assign: refused: no interrupt remapping (MSIs are not isolated)\n");
+		return -EPERM;
+	}
 	if (adev->open)
 		return -EBUSY;
 	list_for_each_entry(other, &kvio_assign_devs, node)

@@ -9,7 +9,6 @@
 #include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/uaccess.h>
-#include <kvio/compat.h>
 
 #include "assign.h"
 
@@ -301,29 +300,6 @@ long kvio_assign_config_rw(struct kvio_assign_dev *adev, void __user *arg)
 		-EFAULT : 0;
 }
 
-/*
- * Without interrupt remapping, whoever writes the MSI-X table chooses
- * which host interrupts the device raises: keep its pages out of the
- * VMM's reach then (the host programs the table; the VMM emulates it).
- */
-static bool kvio_assign_hits_msix_table(struct pci_dev *pdev,
-					unsigned long bar, u64 start, u64 len)
-{
-	u32 table;
-	u64 first, end;
-
-	if (!pdev->msix_cap || kvio_isolated_msi(&pdev->dev))
-		return false;
-	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
-	if ((table & PCI_MSIX_TABLE_BIR) != bar)
-		return false;
-	first = round_down(table & PCI_MSIX_TABLE_OFFSET, PAGE_SIZE);
-	end = round_up((table & PCI_MSIX_TABLE_OFFSET) +
-		       pci_msix_vec_count(pdev) * PCI_MSIX_ENTRY_SIZE,
-		       PAGE_SIZE);
-	return start < end && first < start + len;
-}
-
 int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 			 struct vm_area_struct *vma)
 {
@@ -342,9 +318,6 @@ int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 	if (pgoff >= barlen >> PAGE_SHIFT ||
 	    len > barlen - (pgoff << PAGE_SHIFT))
 		return -EINVAL;
-	if (kvio_assign_hits_msix_table(pdev, bar, (u64)pgoff << PAGE_SHIFT,
-					len))
-		return -EPERM;
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	return io_remap_pfn_range(vma, vma->vm_start,
 				  (pci_resource_start(pdev, bar) >> PAGE_SHIFT) +

@@ -35,7 +35,8 @@
  * Returns a new device fd (O_CLOEXEC).  Errors: ENODEV no such PCI
  * device; ENXIO the device is not bound to kvio_assign; EBUSY the device
  * or its IOMMU group is already open; EPERM another device of its IOMMU
- * group is not bound to kvio_assign (nor an idle bridge).
+ * group is not bound to kvio_assign (nor an idle bridge), or the platform
+ * does not isolate the device's MSIs (no interrupt remapping).
  */
 struct kvio_assign_open {
 	__u32 argsz;
