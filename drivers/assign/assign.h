@@ -46,6 +46,14 @@ struct kvio_assign_dev {
 	u32 vbar[PCI_STD_NUM_BARS];	/* virtual BAR registers */
 	u32 bar_mask[PCI_STD_NUM_BARS];	/* their writable (address) bits */
 	u8 vintline;			/* virtual interrupt line */
+	u16 vcmd;			/* virtual I/O and memory decode bits */
+
+	/*
+	 * Live BAR mappings (VMAs) of the device fd.  @bar_map_lock orders a
+	 * new mapping against a reset; vm_ops open and close count the rest.
+	 */
+	struct mutex bar_map_lock;
+	atomic_t mmaps;
 
 	int irq_type;			/* KVIO_ASSIGN_IRQ_*, or -1 */
 	unsigned int nvec;

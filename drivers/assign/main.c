@@ -307,6 +307,7 @@ static int kvio_assign_probe(struct pci_dev *pdev,
 	adev->pdev = pdev;
 	adev->group = group;
 	mutex_init(&adev->lock);
+	mutex_init(&adev->bar_map_lock);
 	spin_lock_init(&adev->intx_lock);
 	INIT_LIST_HEAD(&adev->maps);
 	init_completion(&adev->released);
@@ -338,6 +339,7 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 	}
 	pci_release_regions(pdev);
 	iommu_group_put(adev->group);
+	mutex_destroy(&adev->bar_map_lock);
 	mutex_destroy(&adev->lock);
 	kfree(adev);
 }

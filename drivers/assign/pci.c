@@ -4,7 +4,10 @@
  * BAR mmap, reset, and config space with the fields that belong to the
  * host kept virtual: the BARs (the guest has its own address map), the
  * interrupt line, the MSI and MSI-X capabilities (the host programs them)
- * and the command register's bits other than I/O, memory and bus master.
+ * and the command register's bits other than bus master.  The I/O and
+ * memory decode bits are virtual too: the device keeps decoding while it
+ * is open, so that an access through a BAR mapping always reaches a
+ * device that answers it.
  */
 #include <linux/iommu.h>
 #include <linux/mm.h>
@@ -12,8 +15,7 @@
 
 #include "assign.h"
 
-#define KVIO_CMD_WRITABLE	(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | \
-				 PCI_COMMAND_MASTER)
+#define KVIO_CMD_DECODE		(PCI_COMMAND_IO | PCI_COMMAND_MEMORY)
 
 unsigned int kvio_assign_num_irqs(struct pci_dev *pdev, u32 type)
 {
@@ -140,6 +142,8 @@ void kvio_assign_config_init(struct kvio_assign_dev *adev)
 		}
 	}
 	pci_read_config_byte(pdev, PCI_INTERRUPT_LINE, &adev->vintline);
+	pci_read_config_word(pdev, PCI_COMMAND, &adev->vcmd);
+	adev->vcmd &= KVIO_CMD_DECODE;
 }
 
 /* Length of the MSI capability, which depends on its flags. */
@@ -180,6 +184,8 @@ static int kvio_assign_vread_dword(struct kvio_assign_dev *adev, u32 dw,
 		return pcibios_err_to_errno(ret);
 	if (dw == PCI_INTERRUPT_LINE)
 		*val = (*val & ~0xffU) | adev->vintline;
+	if (dw == PCI_COMMAND)
+		*val = (*val & ~KVIO_CMD_DECODE) | adev->vcmd;
 	return 0;
 }
 
@@ -234,8 +240,10 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 {
 	u32 dw = off & ~3U, shift = (off & 3) * 8;
 	u32 bytes = size == 4 ? ~0U : ((1U << (size * 8)) - 1) << shift;
+	unsigned long flags;
 	u32 old, i;
 	u16 cmd;
+	int ret;
 
 	if (dw >= PCI_BASE_ADDRESS_0 && dw <= PCI_BASE_ADDRESS_5) {
 		i = (dw - PCI_BASE_ADDRESS_0) / 4;
@@ -245,12 +253,25 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 				(old & ~adev->bar_mask[i]);
 		return 0;
 	}
-	if (off == PCI_COMMAND && size <= 2) {
-		pci_read_config_word(adev->pdev, PCI_COMMAND, &cmd);
-		if (size == 1)
-			val |= cmd & 0xff00;
-		cmd = (cmd & ~KVIO_CMD_WRITABLE) | (val & KVIO_CMD_WRITABLE);
-		return kvio_assign_write_hw(adev->pdev, PCI_COMMAND, 2, cmd);
+	/*
+	 * The VMM's bits of the command register are all in its low byte:
+	 * any write that covers that byte (byte, word or dword at 0x04)
+	 * sets them.  Decode is virtual; bus master goes to the device,
+	 * under the INTx lock so that the read-modify-write does not undo
+	 * the handler's INTx disable.
+	 */
+	if (dw == PCI_COMMAND && off == PCI_COMMAND) {
+		adev->vcmd = val & KVIO_CMD_DECODE;
+		spin_lock_irqsave(&adev->intx_lock, flags);
+		ret = pci_read_config_word(adev->pdev, PCI_COMMAND, &cmd);
+		if (!ret) {
+			cmd = (cmd & ~PCI_COMMAND_MASTER) |
+			      (val & PCI_COMMAND_MASTER);
+			ret = pci_write_config_word(adev->pdev, PCI_COMMAND,
+						    cmd);
+		}
+		spin_unlock_irqrestore(&adev->intx_lock, flags);
+		return ret ? pcibios_err_to_errno(ret) : 0;
 	}
 	if (off == PCI_INTERRUPT_LINE && size == 1) {
 		adev->vintline = val;
@@ -300,6 +321,26 @@ long kvio_assign_config_rw(struct kvio_assign_dev *adev, void __user *arg)
 		-EFAULT : 0;
 }
 
+/* A BAR mapping copied (fork) or split: one more VMA to wait for. */
+static void kvio_assign_vm_open(struct vm_area_struct *vma)
+{
+	struct kvio_assign_dev *adev = vma->vm_private_data;
+
+	atomic_inc(&adev->mmaps);
+}
+
+static void kvio_assign_vm_close(struct vm_area_struct *vma)
+{
+	struct kvio_assign_dev *adev = vma->vm_private_data;
+
+	atomic_dec(&adev->mmaps);
+}
+
+static const struct vm_operations_struct kvio_assign_vm_ops = {
+	.open	= kvio_assign_vm_open,
+	.close	= kvio_assign_vm_close,
+};
+
 int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 			 struct vm_area_struct *vma)
 {
@@ -309,6 +350,7 @@ int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 	unsigned long pgoff = vma->vm_pgoff & ((1UL << shift) - 1);
 	unsigned long len = vma->vm_end - vma->vm_start;
 	resource_size_t barlen;
+	int ret;
 
 	if (bar >= PCI_STD_NUM_BARS || !kvio_assign_bar_mmappable(pdev, bar))
 		return -EINVAL;
@@ -319,14 +361,34 @@ int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 	    len > barlen - (pgoff << PAGE_SHIFT))
 		return -EINVAL;
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
-	return io_remap_pfn_range(vma, vma->vm_start,
-				  (pci_resource_start(pdev, bar) >> PAGE_SHIFT) +
-				  pgoff, len, vma->vm_page_prot);
+	vma->vm_private_data = adev;
+	vma->vm_ops = &kvio_assign_vm_ops;
+	/* Counted only once it exists: a failed mmap gets no close. */
+	mutex_lock(&adev->bar_map_lock);
+	ret = io_remap_pfn_range(vma, vma->vm_start,
+				 (pci_resource_start(pdev, bar) >> PAGE_SHIFT) +
+				 pgoff, len, vma->vm_page_prot);
+	if (!ret)
+		atomic_inc(&adev->mmaps);
+	mutex_unlock(&adev->bar_map_lock);
+	return ret;
 }
 
+/*
+ * A reset stops the device decoding for a while and may leave its BARs
+ * unprogrammed: refuse it while the VMM can still reach them.
+ */
 long kvio_assign_reset(struct kvio_assign_dev *adev)
 {
+	int ret;
+
 	if (!adev->pdev->reset_methods[0])
 		return -ENOTTY;
-	return pci_try_reset_function(adev->pdev);
+	mutex_lock(&adev->bar_map_lock);
+	if (atomic_read(&adev->mmaps))
+		ret = -EBUSY;
+	else
+		ret = pci_try_reset_function(adev->pdev);
+	mutex_unlock(&adev->bar_map_lock);
+	return ret;
 }

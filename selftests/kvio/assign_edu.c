@@ -347,6 +347,19 @@ TEST_F(edu, config_space_virtualized)
 	EXPECT_EQ(0x4, cfg_read(self->fd, 0x04, 2) & 0x4);
 	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, v | 0x400));
 	EXPECT_EQ(v & 0x400, cfg_read(self->fd, 0x04, 2) & 0x400);
+	/*
+	 * Memory decode is virtual: clearing it reads back clear, but the
+	 * device keeps decoding, so the mapped BAR still answers.
+	 */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, v & ~0x7U));
+	EXPECT_EQ(0, cfg_read(self->fd, 0x04, 2) & 0x7);
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	/* A dword write at 0x04 reaches the command bits too. */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 4, v | 0x6));
+	EXPECT_EQ(0x6, cfg_read(self->fd, 0x04, 2) & 0x6);
+	EXPECT_EQ(0x6, cfg_read(self->fd, 0x04, 1) & 0x6);
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 1, v & 0xff));
+	EXPECT_EQ(v & 0x7, cfg_read(self->fd, 0x04, 2) & 0x7);
 	/* Interrupt line: virtual. */
 	ASSERT_EQ(0, cfg_write(self->fd, 0x3c, 1, 0x42));
 	EXPECT_EQ(0x42, cfg_read(self->fd, 0x3c, 1));
@@ -486,8 +499,16 @@ TEST_F(edu, open_twice_and_reset)
 
 	EXPECT_EQ(-EBUSY, assign_open(&self->a));
 	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_INFO, &info));
+	/* No reset while a BAR is mapped: it would stop answering. */
+	ret = xioctl(self->fd, KVIO_ASSIGN_RESET, NULL);
+	EXPECT_EQ(info.flags & KVIO_ASSIGN_INFO_RESET ? -EBUSY : -ENOTTY, ret);
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	munmap((void *)self->bar, EDU_BAR_SIZE);
+	self->bar = NULL;
 	ret = xioctl(self->fd, KVIO_ASSIGN_RESET, NULL);
 	EXPECT_EQ(info.flags & KVIO_ASSIGN_INFO_RESET ? 0 : -ENOTTY, ret);
+	self->bar = map_bar0(self->fd);
+	ASSERT_NE(NULL, self->bar);
 	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
 }
 

@@ -207,7 +207,9 @@ struct kvio_assign_irq_set {
 
 /*
  * Reset the device (FLR or whatever pci_reset_function() finds); ENOTTY if
- * it has no reset method, EAGAIN if the device is busy.
+ * it has no reset method, EBUSY while any of its BARs is mmapped (unmap
+ * them first: the device does not decode during a reset), EAGAIN if the
+ * device is busy.
  */
 #define KVIO_ASSIGN_RESET	_IO(KVIO_ASSIGN_TYPE, 0x08)
 
