@@ -3,8 +3,8 @@
  * kvio_assign: what the VMM sees of the PCI device.  Info and regions,
  * BAR mmap, reset, and config space with the fields that belong to the
  * host kept virtual: the BARs (the guest has its own address map), the
- * interrupt line, the MSI and MSI-X capabilities (the host programs them)
- * and the command register's bits other than bus master.  The I/O and
+ * interrupt line and the command register's bits other than bus master;
+ * the capabilities past the header are read-only.  The I/O and
  * memory decode bits are virtual too: the device keeps decoding while it
  * is open, so that an access through a BAR mapping always reaches a
  * device that answers it.
@@ -146,25 +146,6 @@ void kvio_assign_config_init(struct kvio_assign_dev *adev)
 	adev->vcmd &= KVIO_CMD_DECODE;
 }
 
-/* Length of the MSI capability, which depends on its flags. */
-static unsigned int kvio_assign_msi_len(struct pci_dev *pdev)
-{
-	unsigned int len = 10;
-	u16 flags;
-
-	pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &flags);
-	if (flags & PCI_MSI_FLAGS_64BIT)
-		len += 4;
-	if (flags & PCI_MSI_FLAGS_MASKBIT)
-		len += 10;
-	return len;
-}
-
-static bool kvio_assign_overlaps(u32 off, u32 size, u32 start, u32 len)
-{
-	return start && off < start + len && start < off + size;
-}
-
 /* A dword of the config header as the VMM sees it. */
 static int kvio_assign_vread_dword(struct kvio_assign_dev *adev, u32 dw,
 				   u32 *val)
@@ -283,18 +264,20 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 	return 0;	/* everything else in the header is read-only to us */
 }
 
+/*
+ * Past the header are the capabilities, and most of them are the host's
+ * to program or unsafe to hand over: MSI and MSI-X (the host's vectors),
+ * power management (D3hot stops the BARs decoding under a mapping),
+ * PCIe device control (phantom functions, MPS, FLR), device control 2
+ * (ARI), resizable BARs, SR-IOV.  Rather than vet them one by one, all
+ * writes past the header are refused; reads are allowed.
+ */
 static int kvio_assign_config_write(struct kvio_assign_dev *adev, u32 off,
 				    u32 size, u32 val)
 {
-	struct pci_dev *pdev = adev->pdev;
-
 	if (off < PCI_STD_HEADER_SIZEOF)
 		return kvio_assign_header_write(adev, off, size, val);
-	if (kvio_assign_overlaps(off, size, pdev->msi_cap,
-				 kvio_assign_msi_len(pdev)) ||
-	    kvio_assign_overlaps(off, size, pdev->msix_cap, PCI_CAP_MSIX_SIZEOF))
-		return -EPERM;
-	return kvio_assign_write_hw(pdev, off, size, val);
+	return -EPERM;
 }
 
 long kvio_assign_config_rw(struct kvio_assign_dev *adev, void __user *arg)

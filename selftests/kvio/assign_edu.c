@@ -376,6 +376,37 @@ TEST_F(edu, config_space_virtualized)
 	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x1000, 4, &v));
 }
 
+/*
+ * Past the header nothing is writable: each capability's control word and
+ * any other dword refuse writes with EPERM and keep their value.
+ */
+TEST_F(edu, config_writes_past_header_refused)
+{
+	__u32 before, off, v;
+	__u8 cap;
+	int n = 0;
+
+	cap = cfg_read(self->fd, 0x34, 1);
+	while (cap >= 0x40 && n++ < 48) {
+		before = cfg_read(self->fd, cap, 4);
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap + 2, 2,
+					    ~(before >> 16) & 0xffff));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap, 4, ~before));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap + 3, 1, 0xff));
+		EXPECT_EQ(before, cfg_read(self->fd, cap, 4));
+		cap = cfg_read(self->fd, cap + 1, 1);
+	}
+	ASSERT_LT(0, n) TH_LOG("edu has no capability at all?");
+	for (off = 0x40; off < 0x100; off += 0x40) {
+		ASSERT_EQ(0, cfg_rw(self->fd, 0, off, 4, &before));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, off, 4, ~before));
+		ASSERT_EQ(0, cfg_rw(self->fd, 0, off, 4, &v));
+		EXPECT_EQ(before, v);
+	}
+	/* The header still takes writes. */
+	EXPECT_EQ(0, cfg_write(self->fd, 0x3c, 1, 0x42));
+}
+
 /* (f) DMA maps that must fail, each with its errno, and leave no pins */
 TEST_F(edu, dma_map_bad_input)
 {

@@ -128,13 +128,19 @@ struct kvio_assign_region {
  * @size: 1, 2 or 4
  * @value: written from, or read into, the low @size bytes
  *
- * Config space as the VMM sees it: the BARs and the expansion ROM BAR are
- * virtual (writes set a virtual copy; reads of all ones after a sizing
- * write return the size mask as hardware would); the command register
- * takes only the I/O, memory and bus master bits; the interrupt line is
- * virtual; writes to other header fields are dropped; writes into the MSI
- * or MSI-X capability fail with EPERM (the kernel programs them, see
- * KVIO_ASSIGN_SET_IRQS).  Everything else goes to the device.
+ * Config space as the VMM sees it.  In the 64-byte standard header: the
+ * six BARs are virtual (writes set a virtual copy whose bits below the
+ * BAR's size are read-only, so reading after a sizing write of all ones
+ * returns the size mask as hardware would); the expansion ROM BAR always
+ * reads 0 (no ROM is offered); in the command register the I/O and memory
+ * decode bits are virtual (the device keeps decoding while it is open)
+ * and bus master goes to the device, from any 1, 2 or 4 byte write at
+ * 0x04; the interrupt line is virtual; cache line size and latency timer
+ * go to the device; writes to every other header field are dropped.
+ * Past the header (capabilities, extended config space) everything can be
+ * read and nothing written: writes fail with EPERM and change nothing
+ * (the kernel programs MSI and MSI-X, see KVIO_ASSIGN_SET_IRQS).  EINVAL:
+ * bad flags, pad, size or alignment, or @offset beyond config space.
  */
 struct kvio_assign_config {
 	__u32 argsz;
