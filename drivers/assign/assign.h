@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/kvio_assign.h>
 
@@ -36,6 +37,8 @@ struct kvio_assign_dev {
 	struct iommu_group *group;
 	bool open;			/* under the driver's list lock */
 	struct completion released;	/* the owner closed the device fd */
+	pid_t opener;			/* who opened it, for the logs */
+	char opener_comm[TASK_COMM_LEN];
 
 	/* Everything below belongs to the owner, under @lock. */
 	struct mutex lock;

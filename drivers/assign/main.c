@@ -196,6 +196,8 @@ static int kvio_assign_setup(struct kvio_assign_dev *adev)
 	adev->irq_type = -1;
 	adev->mm = current->mm;
 	mmgrab(adev->mm);
+	adev->opener = task_tgid_vnr(current);
+	get_task_comm(adev->opener_comm, current);
 	return 0;
 }
 
@@ -322,7 +324,9 @@ static int kvio_assign_probe(struct pci_dev *pdev,
 /*
  * Unbinding cannot fail: if a VMM still holds the device, wait for it to
  * close the fd (as VFIO does), so that the device never changes hands
- * while a process can still reach it.
+ * while a process can still reach it.  The wait may be long: wake up
+ * every 10 s to say who holds the device (so that the hung task detector,
+ * which would fire on an uninterruptible sleep of 120 s, never does).
  */
 static void kvio_assign_remove(struct pci_dev *pdev)
 {
@@ -335,7 +339,9 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 	mutex_unlock(&kvio_assign_list_lock);
 	if (open) {
 		pci_info(pdev, "kvio_assign: waiting for the owner to close the device\n");
-		wait_for_completion(&adev->released);
+		while (!wait_for_completion_timeout(&adev->released, 10 * HZ))
+			dev_warn_ratelimited(&pdev->dev, "kvio_assign: still waiting for the owner (opened by pid %d, %s) to close the device\n",
+					     adev->opener, adev->opener_comm);
 	}
 	pci_release_regions(pdev);
 	iommu_group_put(adev->group);
