@@ -43,6 +43,8 @@ struct kvio_assign_dev {
 	/* Everything below belongs to the owner, under @lock. */
 	struct mutex lock;
 	struct mm_struct *mm;		/* the opener's, charged for pins */
+	struct pci_saved_state *saved;	/* config space as the host had it */
+	bool needs_reset;		/* release could not reset: remove will */
 	struct iommu_domain *domain;
 	struct list_head maps;
 

@@ -98,6 +98,30 @@ static int kvio_assign_dev_mmap(struct file *f, struct vm_area_struct *vma)
 }
 
 /*
+ * Give the device back as the host had it: reset, then the config space
+ * saved at open restored.  The reset needs the device lock; remove()
+ * holds it while it waits for us, so only try it, and leave the reset to
+ * remove() when we cannot have it (VFIO does the same).
+ */
+static void kvio_assign_restore(struct kvio_assign_dev *adev)
+{
+	struct pci_dev *pdev = adev->pdev;
+
+	if (pci_load_and_free_saved_state(pdev, &adev->saved))
+		pci_warn(pdev, "kvio_assign: no saved config space to restore\n");
+	adev->needs_reset = false;
+	if (pdev->reset_methods[0]) {
+		if (pci_dev_trylock(pdev)) {
+			__pci_reset_function_locked(pdev);
+			pci_dev_unlock(pdev);
+		} else {
+			adev->needs_reset = true;
+		}
+	}
+	pci_restore_state(pdev);
+}
+
+/*
  * The last reference to the device fd is gone: no ioctl runs and no BAR
  * mapping exists any more (each holds the file).  Quiesce the device
  * before its DMA maps go, so that it never writes to a page we unpinned.
@@ -109,8 +133,7 @@ static int kvio_assign_dev_release(struct inode *inode, struct file *f)
 
 	kvio_assign_irq_release(adev);
 	pci_clear_master(pdev);
-	if (pdev->reset_methods[0])
-		pci_try_reset_function(pdev);
+	kvio_assign_restore(adev);
 	pci_disable_device(pdev);
 	kvio_assign_dma_release(adev);
 	mmdrop(adev->mm);
@@ -192,6 +215,11 @@ static int kvio_assign_setup(struct kvio_assign_dev *adev)
 		kvio_assign_dma_release(adev);
 		return ret;
 	}
+	/* Saved before the VMM touches anything: release restores it. */
+	pci_save_state(adev->pdev);
+	adev->saved = pci_store_saved_state(adev->pdev);
+	if (!adev->saved)
+		pci_warn(adev->pdev, "kvio_assign: cannot save config space\n");
 	kvio_assign_config_init(adev);
 	adev->irq_type = -1;
 	adev->mm = current->mm;
@@ -233,6 +261,8 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 		ret = anon_inode_getfd("kvio-assign", &kvio_assign_dev_fops,
 				       adev, O_RDWR | O_CLOEXEC);
 		if (ret < 0) {
+			kfree(adev->saved);
+			adev->saved = NULL;
 			pci_disable_device(pdev);
 			kvio_assign_dma_release(adev);
 			mmdrop(adev->mm);
@@ -332,6 +362,7 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 {
 	struct kvio_assign_dev *adev = pci_get_drvdata(pdev);
 	bool open;
+	int ret;
 
 	mutex_lock(&kvio_assign_list_lock);
 	list_del(&adev->node);
@@ -342,6 +373,15 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 		while (!wait_for_completion_timeout(&adev->released, 10 * HZ))
 			dev_warn_ratelimited(&pdev->dev, "kvio_assign: still waiting for the owner (opened by pid %d, %s) to close the device\n",
 					     adev->opener, adev->opener_comm);
+	}
+	/* The device lock is ours: the reset release could not do. */
+	if (adev->needs_reset) {
+		pci_save_state(pdev);
+		ret = __pci_reset_function_locked(pdev);
+		if (ret)
+			pci_info(pdev, "kvio_assign: reset failed (%d)\n", ret);
+		pci_restore_state(pdev);
+		adev->needs_reset = false;
 	}
 	pci_release_regions(pdev);
 	iommu_group_put(adev->group);

@@ -543,6 +543,34 @@ TEST_F(edu, open_twice_and_reset)
 	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
 }
 
+/* Closing gives the device back with the config space it was opened with. */
+TEST(release_restores_config)
+{
+	__u32 cls, cmd;
+	struct edu_addr a;
+	int ret, fd;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	fd = assign_open(&a);
+	ASSERT_LE(0, fd);
+	cls = cfg_read(fd, 0x0c, 1);
+	cmd = cfg_read(fd, 0x04, 2);
+	ASSERT_EQ(0, cfg_write(fd, 0x0c, 1, cls ^ 0x10));
+	ASSERT_EQ(0, cfg_write(fd, 0x04, 2, cmd ^ 0x4));
+	EXPECT_EQ(cls ^ 0x10, cfg_read(fd, 0x0c, 1));
+	close(fd);
+	fd = assign_open(&a);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(cls, cfg_read(fd, 0x0c, 1));
+	EXPECT_EQ(cmd & 0x4, cfg_read(fd, 0x04, 2) & 0x4);
+	close(fd);
+}
+
 /* (f) addresses that are not ours to open */
 TEST(open_bad_address)
 {
