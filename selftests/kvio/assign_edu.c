@@ -275,6 +275,15 @@ TEST_F(edu, msi_to_eventfd)
 	EXPECT_EQ(0x100, edu_rd(self->bar, EDU_IRQ_STATUS));
 	edu_wr(self->bar, EDU_IRQ_ACK, 0x100);
 
+	/* A failed replacement leaves the working vector alone. */
+	EXPECT_EQ(-EBADF, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
+				   (int[]){ -1 }));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
+				    (int[]){ self->fd }));
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
+	EXPECT_EQ(1, efd_wait(efd, 3000)) TH_LOG("MSI lost to a bad SET_IRQS");
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x1);
+
 	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 0, NULL));
 	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
 	EXPECT_EQ(0, efd_wait(efd, 500)) TH_LOG("MSI after disable");

@@ -192,7 +192,10 @@ struct kvio_assign_dma_map {
  *
  * One type at a time: enabling a type while another is enabled fails with
  * EBUSY, enabling one already enabled replaces it.  EINVAL: the device has
- * fewer vectors of that type than @count (e.g. no MSI-X at all).  MSI and
+ * fewer vectors of that type than @count (e.g. no MSI-X at all), or an fd
+ * is not an eventfd; EBADF: an fd is not open.  Those errors leave the
+ * vectors enabled before untouched; an error from enabling the new ones
+ * (ENOMEM, ENOSPC ...) leaves the type disabled.  MSI and
  * MSI-X vectors are also offered to KVM as irq-bypass producers (the
  * eventfd is the token), so that it can post them.  INTx is level
  * triggered: the kernel masks it when it fires, KVIO_ASSIGN_IRQ_UNMASK
