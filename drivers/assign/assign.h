@@ -47,6 +47,7 @@ struct kvio_assign_dev {
 	bool needs_reset;		/* release could not reset: remove will */
 	struct iommu_domain *domain;
 	struct list_head maps;
+	unsigned int nmaps;
 
 	u32 vbar[PCI_STD_NUM_BARS];	/* virtual BAR registers */
 	u32 bar_mask[PCI_STD_NUM_BARS];	/* their writable (address) bits */

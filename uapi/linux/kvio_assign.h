@@ -156,6 +156,10 @@ struct kvio_assign_config {
 #define KVIO_ASSIGN_DMA_READ	0x01U	/* the device may read */
 #define KVIO_ASSIGN_DMA_WRITE	0x02U	/* the device may write */
 
+/* At most this many DMA maps per device fd, of at most this size each. */
+#define KVIO_ASSIGN_DMA_MAX_MAPS	65535U
+#define KVIO_ASSIGN_DMA_MAX_SIZE	(1ULL << 36)	/* 64 GiB */
+
 /**
  * struct kvio_assign_dma_map - argument of KVIO_ASSIGN_DMA_MAP and _UNMAP
  * @argsz: sizeof(struct kvio_assign_dma_map)
@@ -165,11 +169,17 @@ struct kvio_assign_config {
  * @size: page-aligned, non-zero
  *
  * DMA_MAP pins the pages (charged to RLIMIT_MEMLOCK, as locked_vm) and maps
- * them at @iova in the group's IOMMU domain.  Errors: EINVAL misaligned,
- * zero, wrapping or outside the IOMMU's aperture; EEXIST overlaps an
- * existing map; EFAULT some page is not mapped in the process; ENOMEM over
- * RLIMIT_MEMLOCK.  DMA_UNMAP removes exactly one earlier map, named by
- * @iova and @size (ENOENT otherwise).
+ * them at @iova in the group's IOMMU domain.  Errors: EINVAL bad flags,
+ * misaligned, zero, wrapping or outside the IOMMU's aperture; EEXIST
+ * overlaps an existing map; EFAULT some page is not mapped in the process
+ * (or is read-only and the device may write); ENOMEM over RLIMIT_MEMLOCK,
+ * larger than KVIO_ASSIGN_DMA_MAX_SIZE or than the machine's RAM, or out
+ * of memory; ENOSPC already KVIO_ASSIGN_DMA_MAX_MAPS maps; EPERM the
+ * calling process is not the one that opened the device (it is charged
+ * for the pins); ESRCH that process's address space is gone; E2BIG argsz
+ * beyond this struct with non-zero bytes there.  A guest RAM larger than
+ * KVIO_ASSIGN_DMA_MAX_SIZE is mapped in several maps.  DMA_UNMAP removes
+ * exactly one earlier map, named by @iova and @size (ENOENT otherwise).
  */
 struct kvio_assign_dma_map {
 	__u32 argsz;
