@@ -28,7 +28,7 @@ struct kvio_assign_vec {
 	struct irq_bypass_producer producer;
 	bool bypass;
 	int irq;
-	char name[32];
+	char name[48];	/* "kvio-assign-msix[2047](0000:00:00.0)" fits */
 };
 
 struct kvio_assign_dev {

@@ -204,16 +204,25 @@ long kvio_assign_set_irqs(struct kvio_assign_dev *adev, void __user *arg)
 {
 	struct kvio_assign_irq_set hdr;
 	struct kvio_assign_vec *vecs;
+	u64 need;
 	s32 *fds;
+	int ret;
 
 	/* argsz covers the fds that follow: no copy_struct_from_user() */
 	if (copy_from_user(&hdr, arg, sizeof(hdr)))
 		return -EFAULT;
 	if (hdr.flags || hdr.type >= KVIO_ASSIGN_NUM_IRQ_TYPES)
 		return -EINVAL;
+	need = sizeof(hdr) + (u64)hdr.count * sizeof(s32);
 	if (hdr.count > kvio_assign_num_irqs(adev->pdev, hdr.type) ||
-	    hdr.argsz < sizeof(hdr) + (u64)hdr.count * sizeof(s32))
+	    hdr.argsz < need)
 		return -EINVAL;
+	/* A newer struct's fields we do not know must be unused. */
+	if (hdr.argsz > need) {
+		ret = check_zeroed_user(arg + need, hdr.argsz - need);
+		if (ret <= 0)
+			return ret ? ret : -E2BIG;
+	}
 	if (adev->irq_type >= 0 && adev->irq_type != hdr.type)
 		return hdr.count ? -EBUSY : 0;
 	if (!hdr.count) {

@@ -245,6 +245,8 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 	struct pci_dev *pdev;
 	long ret;
 
+	if (op->segment > INT_MAX)
+		return -ENODEV;
 	pdev = pci_get_domain_bus_and_slot(op->segment, op->bus, op->devfn);
 	if (!pdev)
 		return -ENODEV;

@@ -73,6 +73,7 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 	struct pci_dev *pdev = adev->pdev;
 	struct kvio_assign_region r;
 	unsigned long rflags;
+	u32 argsz;
 	int ret;
 
 	ret = kvio_assign_copy_arg(&r, sizeof(r), sizeof(r), arg);
@@ -80,6 +81,8 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 		return ret;
 	if (r.index >= KVIO_ASSIGN_NUM_REGIONS)
 		return -EINVAL;
+	argsz = r.argsz;
+	r.argsz = sizeof(r);
 	r.flags = 0;	/* output only: a reused struct is fine */
 	r.pad = 0;
 	r.offset = (u64)r.index << KVIO_ASSIGN_OFFSET_SHIFT;
@@ -98,7 +101,7 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 		if (kvio_assign_bar_mmappable(pdev, r.index))
 			r.flags |= KVIO_ASSIGN_REGION_MMAP;
 	}
-	return copy_to_user(arg, &r, min_t(u32, r.argsz, sizeof(r))) ?
+	return copy_to_user(arg, &r, min_t(u32, argsz, sizeof(r))) ?
 		-EFAULT : 0;
 }
 

@@ -83,7 +83,19 @@ TEST_F(edu, info_and_regions)
 	EXPECT_LE(256, info.config_size);
 
 	r.index = KVIO_ASSIGN_REGION_BAR0;
+	r.argsz = sizeof(r) + 8;	/* a newer, longer struct */
+	{
+		struct {
+			struct kvio_assign_region r;
+			__u64 more;
+		} big = { .r = r };
+
+		ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &big));
+		EXPECT_EQ(sizeof(r), big.r.argsz);
+	}
+	r.argsz = sizeof(r);
 	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(sizeof(r), r.argsz);
 	EXPECT_EQ(EDU_BAR_SIZE, r.size);
 	EXPECT_TRUE(r.flags & KVIO_ASSIGN_REGION_MMAP);
 	EXPECT_FALSE(r.flags & KVIO_ASSIGN_REGION_IO);
@@ -495,6 +507,21 @@ TEST_F(edu, irq_bad_input)
 	/* argsz too short for the fds it announces */
 	s.type = KVIO_ASSIGN_IRQ_MSI;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &s));
+	/* Bytes past the fds: zero is fine, anything else E2BIG. */
+	{
+		struct {
+			struct kvio_assign_irq_set s;
+			__s32 fds[2];
+		} t = { .s = { .argsz = sizeof(t), .type = KVIO_ASSIGN_IRQ_MSI,
+			       .count = 1 }, .fds = { efd[0], 1 } };
+
+		EXPECT_EQ(-E2BIG, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+		t.fds[1] = 0;
+		EXPECT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+		t.s.count = 0;
+		t.s.argsz = sizeof(t.s);
+		EXPECT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+	}
 	EXPECT_EQ(-EBADF, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
 				   (int[]){ -1 }));
 	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, &notefd));
@@ -600,6 +627,15 @@ TEST(open_bad_address)
 	op.flags = 1;
 	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
 	op.flags = 0;
+	op.pad = 1;
+	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.pad = 0;
+	/* Segments are 32 bits wide: one past 0xffff is just absent. */
+	op.segment = 0x10000;
+	EXPECT_EQ(-ENODEV, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.segment = 0xffffffff;
+	EXPECT_EQ(-ENODEV, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.segment = 0;
 	op.argsz = 4;
 	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
 	EXPECT_EQ(-ENOTTY, xioctl(ctl, KVIO_ASSIGN_GET_INFO, &op));

@@ -28,9 +28,10 @@
  * struct kvio_assign_open - argument of KVIO_ASSIGN_OPEN
  * @argsz: sizeof(struct kvio_assign_open)
  * @flags: none defined, must be 0
- * @segment: PCI segment (domain)
+ * @segment: PCI segment (domain); 32 bits, as Linux numbers them
  * @bus: PCI bus number
  * @devfn: PCI device and function, (slot << 3) | function
+ * @pad: 0 (EINVAL otherwise)
  *
  * Returns a new device fd (O_CLOEXEC).  Errors: ENODEV no such PCI
  * device; ENXIO the device is not bound to kvio_assign; EBUSY the device
@@ -41,10 +42,10 @@
 struct kvio_assign_open {
 	__u32 argsz;
 	__u32 flags;
-	__u16 segment;
+	__u32 segment;
 	__u8 bus;
 	__u8 devfn;
-	__u32 pad;
+	__u16 pad;
 };
 
 #define KVIO_ASSIGN_OPEN	_IOW(KVIO_ASSIGN_TYPE, 0x00, struct kvio_assign_open)
@@ -65,7 +66,8 @@ struct kvio_assign_open {
 
 /**
  * struct kvio_assign_info - argument of KVIO_ASSIGN_GET_INFO
- * @argsz: sizeof(struct kvio_assign_info), set by userspace
+ * @argsz: sizeof(struct kvio_assign_info), set by userspace; the kernel
+ *	sets it to the size it knows
  * @flags: KVIO_ASSIGN_INFO_*, set by the kernel
  * @vendor: PCI vendor ID
  * @device: PCI device ID
@@ -99,7 +101,8 @@ struct kvio_assign_info {
 
 /**
  * struct kvio_assign_region - argument of KVIO_ASSIGN_GET_REGION
- * @argsz: sizeof(struct kvio_assign_region)
+ * @argsz: sizeof(struct kvio_assign_region); the kernel sets it to the
+ *	size it knows, as for KVIO_ASSIGN_GET_INFO
  * @flags: KVIO_ASSIGN_REGION_*, set by the kernel (ignored on input)
  * @index: KVIO_ASSIGN_REGION_*, set by userspace
  * @pad: 0
@@ -194,7 +197,8 @@ struct kvio_assign_dma_map {
 
 /**
  * struct kvio_assign_irq_set - argument of KVIO_ASSIGN_SET_IRQS
- * @argsz: sizeof(struct kvio_assign_irq_set) + @count * sizeof(__s32)
+ * @argsz: sizeof(struct kvio_assign_irq_set) + @count * sizeof(__s32); any
+ *	bytes beyond that must be 0 (E2BIG otherwise)
  * @flags: none defined, must be 0
  * @type: KVIO_ASSIGN_IRQ_*
  * @count: vectors to enable, 1..num_irqs[@type]; 0 disables the type
