@@ -161,7 +161,7 @@ struct kvio_assign_config {
 
 /* At most this many DMA maps per device fd, of at most this size each. */
 #define KVIO_ASSIGN_DMA_MAX_MAPS	65535U
-#define KVIO_ASSIGN_DMA_MAX_SIZE	(1ULL << 36)	/* 64 GiB */
+#define KVIO_ASSIGN_DMA_MAX_SIZE	0x1000000000ULL	/* 64 GiB */
 
 /**
  * struct kvio_assign_dma_map - argument of KVIO_ASSIGN_DMA_MAP and _UNMAP
