@@ -72,11 +72,18 @@ check_assign() {
 	"$top/tools/vm/run" --kernel "$1" --qemu-arg -device --qemu-arg edu \
 		-- sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests" >>"$log" 2>&1
 	rc2=$?
+	"$top/tools/vm/run" --kernel "$1" --machine q35 \
+		--qemu-arg -device --qemu-arg intel-iommu,intremap=off \
+		--qemu-arg -device --qemu-arg edu,addr=3 \
+		--append intel_iommu=on \
+		-- sh "$top/selftests/kvio/assign_run.sh" --no-ir "$top/build/selftests" >>"$log" 2>&1
+	rc3=$?
 	grep -E '^vm: ' "$log" | sed "s/^/check: $1: assign: /"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
 	set -- "$1" $(count "$log" "$1")
-	if { [ "$rc" -ne 0 ] || [ "$rc2" -ne 0 ]; } && [ "$3" -eq 0 ]; then
-		echo "failed: $1: assign VM runs exited $rc, $rc2 (see $log)" >&2
+	if { [ "$rc" -ne 0 ] || [ "$rc2" -ne 0 ] || [ "$rc3" -ne 0 ]; } &&
+	   [ "$3" -eq 0 ]; then
+		echo "failed: $1: assign VM runs exited $rc, $rc2, $rc3 (see $log)" >&2
 		set -- "$1" "$2" 1 "$4"
 	fi
 	echo "check: $1: assign: $2 passed, $3 failed, $4 skipped in $(( $(date +%s) - start )) s"

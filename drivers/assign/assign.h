@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/kvio_assign.h>
 
@@ -27,7 +28,7 @@ struct kvio_assign_vec {
 	struct irq_bypass_producer producer;
 	bool bypass;
 	int irq;
-	char name[32];
+	char name[48];	/* "kvio-assign-msix[2047](0000:00:00.0)" fits */
 };
 
 struct kvio_assign_dev {
@@ -36,16 +37,29 @@ struct kvio_assign_dev {
 	struct iommu_group *group;
 	bool open;			/* under the driver's list lock */
 	struct completion released;	/* the owner closed the device fd */
+	pid_t opener;			/* who opened it, for the logs */
+	char opener_comm[TASK_COMM_LEN];
 
 	/* Everything below belongs to the owner, under @lock. */
 	struct mutex lock;
 	struct mm_struct *mm;		/* the opener's, charged for pins */
+	struct pci_saved_state *saved;	/* config space as the host had it */
+	bool needs_reset;		/* release could not reset: remove will */
 	struct iommu_domain *domain;
 	struct list_head maps;
+	unsigned int nmaps;
 
 	u32 vbar[PCI_STD_NUM_BARS];	/* virtual BAR registers */
 	u32 bar_mask[PCI_STD_NUM_BARS];	/* their writable (address) bits */
 	u8 vintline;			/* virtual interrupt line */
+	u16 vcmd;			/* virtual I/O and memory decode bits */
+
+	/*
+	 * Live BAR mappings (VMAs) of the device fd.  @bar_map_lock orders a
+	 * new mapping against a reset; vm_ops open and close count the rest.
+	 */
+	struct mutex bar_map_lock;
+	atomic_t mmaps;
 
 	int irq_type;			/* KVIO_ASSIGN_IRQ_*, or -1 */
 	unsigned int nvec;

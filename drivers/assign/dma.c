@@ -86,6 +86,7 @@ void kvio_assign_dma_release(struct kvio_assign_dev *adev)
 		list_del(&map->node);
 		kvio_assign_map_free(adev, map, true);
 	}
+	adev->nmaps = 0;
 	iommu_detach_group(adev->domain, adev->group);
 	iommu_domain_free(adev->domain);
 	adev->domain = NULL;
@@ -200,34 +201,43 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 	ret = kvio_assign_check_range(adev, &m);
 	if (ret)
 		return ret;
+	/* Each map costs kernel memory the rlimit does not see: bound them. */
+	if (adev->nmaps >= KVIO_ASSIGN_DMA_MAX_MAPS)
+		return -ENOSPC;
 	/*
-	 * More than the machine has can never be pinned: refuse it before
-	 * sizing the page array by it.
+	 * A map's page array is one allocation of 8 bytes per page: bound
+	 * it (128 MiB for the largest map with 4 KiB pages).  More than the
+	 * machine has can never be pinned either.  Both are refused before
+	 * the array is sized by them.
 	 */
-	if (m.size >> PAGE_SHIFT > totalram_pages())
+	if (m.size > KVIO_ASSIGN_DMA_MAX_SIZE ||
+	    m.size >> PAGE_SHIFT > totalram_pages())
 		return -ENOMEM;
-
-	map = kvio_assign_map_alloc(&m);
-	if (!map)
-		return -ENOMEM;
-	ret = kvio_assign_account(adev, map->npages, true);
+	/* Charge first: over RLIMIT_MEMLOCK nothing is allocated. */
+	ret = kvio_assign_account(adev, m.size >> PAGE_SHIFT, true);
 	if (ret)
-		goto free;
+		return ret;
+	map = kvio_assign_map_alloc(&m);
+	if (!map) {
+		ret = -ENOMEM;
+		goto uncharge;
+	}
 	ret = kvio_assign_pin(map, m.vaddr);
 	if (ret)
-		goto uncharge;
+		goto free;
 	ret = kvio_assign_iommu_map(adev, map);
 	if (ret) {
 		unpin_user_pages(map->pages, map->npages);
-		goto uncharge;
+		goto free;
 	}
 	list_add_tail(&map->node, &adev->maps);
+	adev->nmaps++;
 	return 0;
-uncharge:
-	kvio_assign_account(adev, map->npages, false);
 free:
 	kvfree(map->pages);
 	kfree(map);
+uncharge:
+	kvio_assign_account(adev, m.size >> PAGE_SHIFT, false);
 	return ret;
 }
 
@@ -245,6 +255,7 @@ long kvio_assign_dma_unmap(struct kvio_assign_dev *adev, void __user *arg)
 	list_for_each_entry(map, &adev->maps, node) {
 		if (map->iova == m.iova && map->size == m.size) {
 			list_del(&map->node);
+			adev->nmaps--;
 			kvio_assign_map_free(adev, map, true);
 			return 0;
 		}

@@ -149,69 +149,80 @@ static int kvio_assign_request_msi(struct kvio_assign_dev *adev, u32 type)
 	return 0;
 }
 
-/* Take the eventfds first: a bad fd must leave the device untouched. */
-static int kvio_assign_get_triggers(struct kvio_assign_dev *adev,
-				    const s32 *fds, u32 type)
+/*
+ * Take the eventfds first, into a new array: a bad fd must leave the
+ * device, and the vectors it has now, untouched.
+ */
+static struct kvio_assign_vec *
+kvio_assign_get_triggers(struct kvio_assign_dev *adev, const s32 *fds,
+			 u32 type, u32 count)
 {
 	static const char * const names[] = { "intx", "msi", "msix" };
+	struct kvio_assign_vec *vecs;
 	struct eventfd_ctx *ctx;
 	unsigned int i;
 
-	for (i = 0; i < adev->nvec; i++) {
+	vecs = kcalloc(count, sizeof(*vecs), GFP_KERNEL_ACCOUNT);
+	if (!vecs)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < count; i++) {
 		ctx = eventfd_ctx_fdget(fds[i]);
-		if (IS_ERR(ctx))
-			return PTR_ERR(ctx);
-		adev->vecs[i].trigger = ctx;
-		adev->vecs[i].adev = adev;
-		snprintf(adev->vecs[i].name, sizeof(adev->vecs[i].name),
+		if (IS_ERR(ctx)) {
+			while (i--)
+				eventfd_ctx_put(vecs[i].trigger);
+			kfree(vecs);
+			return ERR_CAST(ctx);
+		}
+		vecs[i].trigger = ctx;
+		vecs[i].adev = adev;
+		snprintf(vecs[i].name, sizeof(vecs[i].name),
 			 "kvio-assign-%s[%u](%s)", names[type], i,
 			 pci_name(adev->pdev));
 	}
-	return 0;
+	return vecs;
 }
 
+/* Takes @vecs, with their eventfds, whatever happens. */
 static int kvio_assign_enable(struct kvio_assign_dev *adev, u32 type,
-			      u32 count, const s32 *fds)
+			      u32 count, struct kvio_assign_vec *vecs)
 {
 	int ret;
 
-	adev->vecs = kcalloc(count, sizeof(*adev->vecs), GFP_KERNEL_ACCOUNT);
-	if (!adev->vecs)
-		return -ENOMEM;
+	adev->vecs = vecs;
 	adev->nvec = count;
 	adev->irq_type = type;
-	ret = kvio_assign_get_triggers(adev, fds, type);
-	if (ret)
-		goto err;
-	if (type == KVIO_ASSIGN_IRQ_INTX) {
+	if (type == KVIO_ASSIGN_IRQ_INTX)
 		ret = kvio_assign_request_intx(adev, &adev->vecs[0]);
-		if (ret)
-			goto err;
-		return 0;
-	}
-	ret = kvio_assign_request_msi(adev, type);
+	else
+		ret = kvio_assign_request_msi(adev, type);
 	if (ret)
-		goto err;
-	return 0;
-err:
-	kvio_assign_free_vectors(adev);
+		kvio_assign_free_vectors(adev);
 	return ret;
 }
 
 long kvio_assign_set_irqs(struct kvio_assign_dev *adev, void __user *arg)
 {
 	struct kvio_assign_irq_set hdr;
+	struct kvio_assign_vec *vecs;
+	u64 need;
 	s32 *fds;
-	long ret;
+	int ret;
 
 	/* argsz covers the fds that follow: no copy_struct_from_user() */
 	if (copy_from_user(&hdr, arg, sizeof(hdr)))
 		return -EFAULT;
 	if (hdr.flags || hdr.type >= KVIO_ASSIGN_NUM_IRQ_TYPES)
 		return -EINVAL;
+	need = sizeof(hdr) + (u64)hdr.count * sizeof(s32);
 	if (hdr.count > kvio_assign_num_irqs(adev->pdev, hdr.type) ||
-	    hdr.argsz < sizeof(hdr) + (u64)hdr.count * sizeof(s32))
+	    hdr.argsz < need)
 		return -EINVAL;
+	/* A newer struct's fields we do not know must be unused. */
+	if (hdr.argsz > need) {
+		ret = check_zeroed_user(arg + need, hdr.argsz - need);
+		if (ret <= 0)
+			return ret ? ret : -E2BIG;
+	}
 	if (adev->irq_type >= 0 && adev->irq_type != hdr.type)
 		return hdr.count ? -EBUSY : 0;
 	if (!hdr.count) {
@@ -221,8 +232,10 @@ long kvio_assign_set_irqs(struct kvio_assign_dev *adev, void __user *arg)
 	fds = memdup_user(arg + sizeof(hdr), hdr.count * sizeof(s32));
 	if (IS_ERR(fds))
 		return PTR_ERR(fds);
-	kvio_assign_free_vectors(adev);
-	ret = kvio_assign_enable(adev, hdr.type, hdr.count, fds);
+	vecs = kvio_assign_get_triggers(adev, fds, hdr.type, hdr.count);
 	kfree(fds);
-	return ret;
+	if (IS_ERR(vecs))
+		return PTR_ERR(vecs);
+	kvio_assign_free_vectors(adev);
+	return kvio_assign_enable(adev, hdr.type, hdr.count, vecs);
 }

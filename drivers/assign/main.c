@@ -16,6 +16,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <kvio/compat.h>
 
 #include "assign.h"
 
@@ -97,6 +98,30 @@ static int kvio_assign_dev_mmap(struct file *f, struct vm_area_struct *vma)
 }
 
 /*
+ * Give the device back as the host had it: reset, then the config space
+ * saved at open restored.  The reset needs the device lock; remove()
+ * holds it while it waits for us, so only try it, and leave the reset to
+ * remove() when we cannot have it (VFIO does the same).
+ */
+static void kvio_assign_restore(struct kvio_assign_dev *adev)
+{
+	struct pci_dev *pdev = adev->pdev;
+
+	if (pci_load_and_free_saved_state(pdev, &adev->saved))
+		pci_warn(pdev, "kvio_assign: no saved config space to restore\n");
+	adev->needs_reset = false;
+	if (pdev->reset_methods[0]) {
+		if (pci_dev_trylock(pdev)) {
+			__pci_reset_function_locked(pdev);
+			pci_dev_unlock(pdev);
+		} else {
+			adev->needs_reset = true;
+		}
+	}
+	pci_restore_state(pdev);
+}
+
+/*
  * The last reference to the device fd is gone: no ioctl runs and no BAR
  * mapping exists any more (each holds the file).  Quiesce the device
  * before its DMA maps go, so that it never writes to a page we unpinned.
@@ -108,8 +133,7 @@ static int kvio_assign_dev_release(struct inode *inode, struct file *f)
 
 	kvio_assign_irq_release(adev);
 	pci_clear_master(pdev);
-	if (pdev->reset_methods[0])
-		pci_try_reset_function(pdev);
+	kvio_assign_restore(adev);
 	pci_disable_device(pdev);
 	kvio_assign_dma_release(adev);
 	mmdrop(adev->mm);
@@ -159,6 +183,15 @@ static int kvio_assign_may_open(struct kvio_assign_dev *adev)
 {
 	struct kvio_assign_dev *other;
 
+	/*
+	 * Without interrupt remapping the device's MSI writes reach any
+	 * host interrupt, and a device driven by the VMM can be made to
+	 * write anything: there is no unsafe mode.
+	 */
+	if (!kvio_isolated_msi(&adev->pdev->dev)) {
+		pci_warn(adev->pdev, "kvio_assign: refused: no interrupt remapping (MSIs are not isolated)\n");
+		return -EPERM;
+	}
 	if (adev->open)
 		return -EBUSY;
 	list_for_each_entry(other, &kvio_assign_devs, node)
@@ -182,10 +215,17 @@ static int kvio_assign_setup(struct kvio_assign_dev *adev)
 		kvio_assign_dma_release(adev);
 		return ret;
 	}
+	/* Saved before the VMM touches anything: release restores it. */
+	pci_save_state(adev->pdev);
+	adev->saved = pci_store_saved_state(adev->pdev);
+	if (!adev->saved)
+		pci_warn(adev->pdev, "kvio_assign: cannot save config space\n");
 	kvio_assign_config_init(adev);
 	adev->irq_type = -1;
 	adev->mm = current->mm;
 	mmgrab(adev->mm);
+	adev->opener = task_tgid_vnr(current);
+	get_task_comm(adev->opener_comm, current);
 	return 0;
 }
 
@@ -205,6 +245,8 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 	struct pci_dev *pdev;
 	long ret;
 
+	if (op->segment > INT_MAX)
+		return -ENODEV;
 	pdev = pci_get_domain_bus_and_slot(op->segment, op->bus, op->devfn);
 	if (!pdev)
 		return -ENODEV;
@@ -221,6 +263,8 @@ static long kvio_assign_open_dev(const struct kvio_assign_open *op)
 		ret = anon_inode_getfd("kvio-assign", &kvio_assign_dev_fops,
 				       adev, O_RDWR | O_CLOEXEC);
 		if (ret < 0) {
+			kfree(adev->saved);
+			adev->saved = NULL;
 			pci_disable_device(pdev);
 			kvio_assign_dma_release(adev);
 			mmdrop(adev->mm);
@@ -297,6 +341,7 @@ static int kvio_assign_probe(struct pci_dev *pdev,
 	adev->pdev = pdev;
 	adev->group = group;
 	mutex_init(&adev->lock);
+	mutex_init(&adev->bar_map_lock);
 	spin_lock_init(&adev->intx_lock);
 	INIT_LIST_HEAD(&adev->maps);
 	init_completion(&adev->released);
@@ -311,12 +356,15 @@ static int kvio_assign_probe(struct pci_dev *pdev,
 /*
  * Unbinding cannot fail: if a VMM still holds the device, wait for it to
  * close the fd (as VFIO does), so that the device never changes hands
- * while a process can still reach it.
+ * while a process can still reach it.  The wait may be long: wake up
+ * every 10 s to say who holds the device (so that the hung task detector,
+ * which would fire on an uninterruptible sleep of 120 s, never does).
  */
 static void kvio_assign_remove(struct pci_dev *pdev)
 {
 	struct kvio_assign_dev *adev = pci_get_drvdata(pdev);
 	bool open;
+	int ret;
 
 	mutex_lock(&kvio_assign_list_lock);
 	list_del(&adev->node);
@@ -324,10 +372,22 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 	mutex_unlock(&kvio_assign_list_lock);
 	if (open) {
 		pci_info(pdev, "kvio_assign: waiting for the owner to close the device\n");
-		wait_for_completion(&adev->released);
+		while (!wait_for_completion_timeout(&adev->released, 10 * HZ))
+			dev_warn_ratelimited(&pdev->dev, "kvio_assign: still waiting for the owner (opened by pid %d, %s) to close the device\n",
+					     adev->opener, adev->opener_comm);
+	}
+	/* The device lock is ours: the reset release could not do. */
+	if (adev->needs_reset) {
+		pci_save_state(pdev);
+		ret = __pci_reset_function_locked(pdev);
+		if (ret)
+			pci_info(pdev, "kvio_assign: reset failed (%d)\n", ret);
+		pci_restore_state(pdev);
+		adev->needs_reset = false;
 	}
 	pci_release_regions(pdev);
 	iommu_group_put(adev->group);
+	mutex_destroy(&adev->bar_map_lock);
 	mutex_destroy(&adev->lock);
 	kfree(adev);
 }

@@ -3,18 +3,19 @@
  * kvio_assign: what the VMM sees of the PCI device.  Info and regions,
  * BAR mmap, reset, and config space with the fields that belong to the
  * host kept virtual: the BARs (the guest has its own address map), the
- * interrupt line, the MSI and MSI-X capabilities (the host programs them)
- * and the command register's bits other than I/O, memory and bus master.
+ * interrupt line and the command register's bits other than bus master;
+ * the capabilities past the header are read-only.  The I/O and
+ * memory decode bits are virtual too: the device keeps decoding while it
+ * is open, so that an access through a BAR mapping always reaches a
+ * device that answers it.
  */
 #include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/uaccess.h>
-#include <kvio/compat.h>
 
 #include "assign.h"
 
-#define KVIO_CMD_WRITABLE	(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | \
-				 PCI_COMMAND_MASTER)
+#define KVIO_CMD_DECODE		(PCI_COMMAND_IO | PCI_COMMAND_MEMORY)
 
 unsigned int kvio_assign_num_irqs(struct pci_dev *pdev, u32 type)
 {
@@ -72,6 +73,7 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 	struct pci_dev *pdev = adev->pdev;
 	struct kvio_assign_region r;
 	unsigned long rflags;
+	u32 argsz;
 	int ret;
 
 	ret = kvio_assign_copy_arg(&r, sizeof(r), sizeof(r), arg);
@@ -79,6 +81,8 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 		return ret;
 	if (r.index >= KVIO_ASSIGN_NUM_REGIONS)
 		return -EINVAL;
+	argsz = r.argsz;
+	r.argsz = sizeof(r);
 	r.flags = 0;	/* output only: a reused struct is fine */
 	r.pad = 0;
 	r.offset = (u64)r.index << KVIO_ASSIGN_OFFSET_SHIFT;
@@ -97,7 +101,7 @@ long kvio_assign_get_region(struct kvio_assign_dev *adev, void __user *arg)
 		if (kvio_assign_bar_mmappable(pdev, r.index))
 			r.flags |= KVIO_ASSIGN_REGION_MMAP;
 	}
-	return copy_to_user(arg, &r, min_t(u32, r.argsz, sizeof(r))) ?
+	return copy_to_user(arg, &r, min_t(u32, argsz, sizeof(r))) ?
 		-EFAULT : 0;
 }
 
@@ -141,25 +145,8 @@ void kvio_assign_config_init(struct kvio_assign_dev *adev)
 		}
 	}
 	pci_read_config_byte(pdev, PCI_INTERRUPT_LINE, &adev->vintline);
-}
-
-/* Length of the MSI capability, which depends on its flags. */
-static unsigned int kvio_assign_msi_len(struct pci_dev *pdev)
-{
-	unsigned int len = 10;
-	u16 flags;
-
-	pci_read_config_word(pdev, pdev->msi_cap + PCI_MSI_FLAGS, &flags);
-	if (flags & PCI_MSI_FLAGS_64BIT)
-		len += 4;
-	if (flags & PCI_MSI_FLAGS_MASKBIT)
-		len += 10;
-	return len;
-}
-
-static bool kvio_assign_overlaps(u32 off, u32 size, u32 start, u32 len)
-{
-	return start && off < start + len && start < off + size;
+	pci_read_config_word(pdev, PCI_COMMAND, &adev->vcmd);
+	adev->vcmd &= KVIO_CMD_DECODE;
 }
 
 /* A dword of the config header as the VMM sees it. */
@@ -181,6 +168,8 @@ static int kvio_assign_vread_dword(struct kvio_assign_dev *adev, u32 dw,
 		return pcibios_err_to_errno(ret);
 	if (dw == PCI_INTERRUPT_LINE)
 		*val = (*val & ~0xffU) | adev->vintline;
+	if (dw == PCI_COMMAND)
+		*val = (*val & ~KVIO_CMD_DECODE) | adev->vcmd;
 	return 0;
 }
 
@@ -235,8 +224,10 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 {
 	u32 dw = off & ~3U, shift = (off & 3) * 8;
 	u32 bytes = size == 4 ? ~0U : ((1U << (size * 8)) - 1) << shift;
+	unsigned long flags;
 	u32 old, i;
 	u16 cmd;
+	int ret;
 
 	if (dw >= PCI_BASE_ADDRESS_0 && dw <= PCI_BASE_ADDRESS_5) {
 		i = (dw - PCI_BASE_ADDRESS_0) / 4;
@@ -246,12 +237,25 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 				(old & ~adev->bar_mask[i]);
 		return 0;
 	}
-	if (off == PCI_COMMAND && size <= 2) {
-		pci_read_config_word(adev->pdev, PCI_COMMAND, &cmd);
-		if (size == 1)
-			val |= cmd & 0xff00;
-		cmd = (cmd & ~KVIO_CMD_WRITABLE) | (val & KVIO_CMD_WRITABLE);
-		return kvio_assign_write_hw(adev->pdev, PCI_COMMAND, 2, cmd);
+	/*
+	 * The VMM's bits of the command register are all in its low byte:
+	 * any write that covers that byte (byte, word or dword at 0x04)
+	 * sets them.  Decode is virtual; bus master goes to the device,
+	 * under the INTx lock so that the read-modify-write does not undo
+	 * the handler's INTx disable.
+	 */
+	if (dw == PCI_COMMAND && off == PCI_COMMAND) {
+		adev->vcmd = val & KVIO_CMD_DECODE;
+		spin_lock_irqsave(&adev->intx_lock, flags);
+		ret = pci_read_config_word(adev->pdev, PCI_COMMAND, &cmd);
+		if (!ret) {
+			cmd = (cmd & ~PCI_COMMAND_MASTER) |
+			      (val & PCI_COMMAND_MASTER);
+			ret = pci_write_config_word(adev->pdev, PCI_COMMAND,
+						    cmd);
+		}
+		spin_unlock_irqrestore(&adev->intx_lock, flags);
+		return ret ? pcibios_err_to_errno(ret) : 0;
 	}
 	if (off == PCI_INTERRUPT_LINE && size == 1) {
 		adev->vintline = val;
@@ -263,18 +267,20 @@ static int kvio_assign_header_write(struct kvio_assign_dev *adev, u32 off,
 	return 0;	/* everything else in the header is read-only to us */
 }
 
+/*
+ * Past the header are the capabilities, and most of them are the host's
+ * to program or unsafe to hand over: MSI and MSI-X (the host's vectors),
+ * power management (D3hot stops the BARs decoding under a mapping),
+ * PCIe device control (phantom functions, MPS, FLR), device control 2
+ * (ARI), resizable BARs, SR-IOV.  Rather than vet them one by one, all
+ * writes past the header are refused; reads are allowed.
+ */
 static int kvio_assign_config_write(struct kvio_assign_dev *adev, u32 off,
 				    u32 size, u32 val)
 {
-	struct pci_dev *pdev = adev->pdev;
-
 	if (off < PCI_STD_HEADER_SIZEOF)
 		return kvio_assign_header_write(adev, off, size, val);
-	if (kvio_assign_overlaps(off, size, pdev->msi_cap,
-				 kvio_assign_msi_len(pdev)) ||
-	    kvio_assign_overlaps(off, size, pdev->msix_cap, PCI_CAP_MSIX_SIZEOF))
-		return -EPERM;
-	return kvio_assign_write_hw(pdev, off, size, val);
+	return -EPERM;
 }
 
 long kvio_assign_config_rw(struct kvio_assign_dev *adev, void __user *arg)
@@ -301,28 +307,25 @@ long kvio_assign_config_rw(struct kvio_assign_dev *adev, void __user *arg)
 		-EFAULT : 0;
 }
 
-/*
- * Without interrupt remapping, whoever writes the MSI-X table chooses
- * which host interrupts the device raises: keep its pages out of the
- * VMM's reach then (the host programs the table; the VMM emulates it).
- */
-static bool kvio_assign_hits_msix_table(struct pci_dev *pdev,
-					unsigned long bar, u64 start, u64 len)
+/* A BAR mapping copied (fork) or split: one more VMA to wait for. */
+static void kvio_assign_vm_open(struct vm_area_struct *vma)
 {
-	u32 table;
-	u64 first, end;
+	struct kvio_assign_dev *adev = vma->vm_private_data;
 
-	if (!pdev->msix_cap || kvio_isolated_msi(&pdev->dev))
-		return false;
-	pci_read_config_dword(pdev, pdev->msix_cap + PCI_MSIX_TABLE, &table);
-	if ((table & PCI_MSIX_TABLE_BIR) != bar)
-		return false;
-	first = round_down(table & PCI_MSIX_TABLE_OFFSET, PAGE_SIZE);
-	end = round_up((table & PCI_MSIX_TABLE_OFFSET) +
-		       pci_msix_vec_count(pdev) * PCI_MSIX_ENTRY_SIZE,
-		       PAGE_SIZE);
-	return start < end && first < start + len;
+	atomic_inc(&adev->mmaps);
 }
+
+static void kvio_assign_vm_close(struct vm_area_struct *vma)
+{
+	struct kvio_assign_dev *adev = vma->vm_private_data;
+
+	atomic_dec(&adev->mmaps);
+}
+
+static const struct vm_operations_struct kvio_assign_vm_ops = {
+	.open	= kvio_assign_vm_open,
+	.close	= kvio_assign_vm_close,
+};
 
 int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 			 struct vm_area_struct *vma)
@@ -333,6 +336,7 @@ int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 	unsigned long pgoff = vma->vm_pgoff & ((1UL << shift) - 1);
 	unsigned long len = vma->vm_end - vma->vm_start;
 	resource_size_t barlen;
+	int ret;
 
 	if (bar >= PCI_STD_NUM_BARS || !kvio_assign_bar_mmappable(pdev, bar))
 		return -EINVAL;
@@ -342,18 +346,35 @@ int kvio_assign_mmap_bar(struct kvio_assign_dev *adev,
 	if (pgoff >= barlen >> PAGE_SHIFT ||
 	    len > barlen - (pgoff << PAGE_SHIFT))
 		return -EINVAL;
-	if (kvio_assign_hits_msix_table(pdev, bar, (u64)pgoff << PAGE_SHIFT,
-					len))
-		return -EPERM;
 	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
-	return io_remap_pfn_range(vma, vma->vm_start,
-				  (pci_resource_start(pdev, bar) >> PAGE_SHIFT) +
-				  pgoff, len, vma->vm_page_prot);
+	vma->vm_private_data = adev;
+	vma->vm_ops = &kvio_assign_vm_ops;
+	/* Counted only once it exists: a failed mmap gets no close. */
+	mutex_lock(&adev->bar_map_lock);
+	ret = io_remap_pfn_range(vma, vma->vm_start,
+				 (pci_resource_start(pdev, bar) >> PAGE_SHIFT) +
+				 pgoff, len, vma->vm_page_prot);
+	if (!ret)
+		atomic_inc(&adev->mmaps);
+	mutex_unlock(&adev->bar_map_lock);
+	return ret;
 }
 
+/*
+ * A reset stops the device decoding for a while and may leave its BARs
+ * unprogrammed: refuse it while the VMM can still reach them.
+ */
 long kvio_assign_reset(struct kvio_assign_dev *adev)
 {
+	int ret;
+
 	if (!adev->pdev->reset_methods[0])
 		return -ENOTTY;
-	return pci_try_reset_function(adev->pdev);
+	mutex_lock(&adev->bar_map_lock);
+	if (atomic_read(&adev->mmaps))
+		ret = -EBUSY;
+	else
+		ret = pci_try_reset_function(adev->pdev);
+	mutex_unlock(&adev->bar_map_lock);
+	return ret;
 }

@@ -83,7 +83,19 @@ TEST_F(edu, info_and_regions)
 	EXPECT_LE(256, info.config_size);
 
 	r.index = KVIO_ASSIGN_REGION_BAR0;
+	r.argsz = sizeof(r) + 8;	/* a newer, longer struct */
+	{
+		struct {
+			struct kvio_assign_region r;
+			__u64 more;
+		} big = { .r = r };
+
+		ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &big));
+		EXPECT_EQ(sizeof(r), big.r.argsz);
+	}
+	r.argsz = sizeof(r);
 	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_REGION, &r));
+	EXPECT_EQ(sizeof(r), r.argsz);
 	EXPECT_EQ(EDU_BAR_SIZE, r.size);
 	EXPECT_TRUE(r.flags & KVIO_ASSIGN_REGION_MMAP);
 	EXPECT_FALSE(r.flags & KVIO_ASSIGN_REGION_IO);
@@ -275,6 +287,15 @@ TEST_F(edu, msi_to_eventfd)
 	EXPECT_EQ(0x100, edu_rd(self->bar, EDU_IRQ_STATUS));
 	edu_wr(self->bar, EDU_IRQ_ACK, 0x100);
 
+	/* A failed replacement leaves the working vector alone. */
+	EXPECT_EQ(-EBADF, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
+				   (int[]){ -1 }));
+	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
+				    (int[]){ self->fd }));
+	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
+	EXPECT_EQ(1, efd_wait(efd, 3000)) TH_LOG("MSI lost to a bad SET_IRQS");
+	edu_wr(self->bar, EDU_IRQ_ACK, 0x1);
+
 	ASSERT_EQ(0, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 0, NULL));
 	edu_wr(self->bar, EDU_IRQ_RAISE, 0x1);
 	EXPECT_EQ(0, efd_wait(efd, 500)) TH_LOG("MSI after disable");
@@ -347,6 +368,19 @@ TEST_F(edu, config_space_virtualized)
 	EXPECT_EQ(0x4, cfg_read(self->fd, 0x04, 2) & 0x4);
 	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, v | 0x400));
 	EXPECT_EQ(v & 0x400, cfg_read(self->fd, 0x04, 2) & 0x400);
+	/*
+	 * Memory decode is virtual: clearing it reads back clear, but the
+	 * device keeps decoding, so the mapped BAR still answers.
+	 */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 2, v & ~0x7U));
+	EXPECT_EQ(0, cfg_read(self->fd, 0x04, 2) & 0x7);
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	/* A dword write at 0x04 reaches the command bits too. */
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 4, v | 0x6));
+	EXPECT_EQ(0x6, cfg_read(self->fd, 0x04, 2) & 0x6);
+	EXPECT_EQ(0x6, cfg_read(self->fd, 0x04, 1) & 0x6);
+	ASSERT_EQ(0, cfg_write(self->fd, 0x04, 1, v & 0xff));
+	EXPECT_EQ(v & 0x7, cfg_read(self->fd, 0x04, 2) & 0x7);
 	/* Interrupt line: virtual. */
 	ASSERT_EQ(0, cfg_write(self->fd, 0x3c, 1, 0x42));
 	EXPECT_EQ(0x42, cfg_read(self->fd, 0x3c, 1));
@@ -361,6 +395,37 @@ TEST_F(edu, config_space_virtualized)
 	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x11, 4, &v));
 	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x10, 3, &v));
 	EXPECT_EQ(-EINVAL, cfg_rw(self->fd, 0, 0x1000, 4, &v));
+}
+
+/*
+ * Past the header nothing is writable: each capability's control word and
+ * any other dword refuse writes with EPERM and keep their value.
+ */
+TEST_F(edu, config_writes_past_header_refused)
+{
+	__u32 before, off, v;
+	__u8 cap;
+	int n = 0;
+
+	cap = cfg_read(self->fd, 0x34, 1);
+	while (cap >= 0x40 && n++ < 48) {
+		before = cfg_read(self->fd, cap, 4);
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap + 2, 2,
+					    ~(before >> 16) & 0xffff));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap, 4, ~before));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, cap + 3, 1, 0xff));
+		EXPECT_EQ(before, cfg_read(self->fd, cap, 4));
+		cap = cfg_read(self->fd, cap + 1, 1);
+	}
+	ASSERT_LT(0, n) TH_LOG("edu has no capability at all?");
+	for (off = 0x40; off < 0x100; off += 0x40) {
+		ASSERT_EQ(0, cfg_rw(self->fd, 0, off, 4, &before));
+		EXPECT_EQ(-EPERM, cfg_write(self->fd, off, 4, ~before));
+		ASSERT_EQ(0, cfg_rw(self->fd, 0, off, 4, &v));
+		EXPECT_EQ(before, v);
+	}
+	/* The header still takes writes. */
+	EXPECT_EQ(0, cfg_write(self->fd, 0x3c, 1, 0x42));
 }
 
 /* (f) DMA maps that must fail, each with its errno, and leave no pins */
@@ -442,6 +507,21 @@ TEST_F(edu, irq_bad_input)
 	/* argsz too short for the fds it announces */
 	s.type = KVIO_ASSIGN_IRQ_MSI;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &s));
+	/* Bytes past the fds: zero is fine, anything else E2BIG. */
+	{
+		struct {
+			struct kvio_assign_irq_set s;
+			__s32 fds[2];
+		} t = { .s = { .argsz = sizeof(t), .type = KVIO_ASSIGN_IRQ_MSI,
+			       .count = 1 }, .fds = { efd[0], 1 } };
+
+		EXPECT_EQ(-E2BIG, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+		t.fds[1] = 0;
+		EXPECT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+		t.s.count = 0;
+		t.s.argsz = sizeof(t.s);
+		EXPECT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_SET_IRQS, &t));
+	}
 	EXPECT_EQ(-EBADF, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1,
 				   (int[]){ -1 }));
 	EXPECT_EQ(-EINVAL, set_irqs(self->fd, KVIO_ASSIGN_IRQ_MSI, 1, &notefd));
@@ -486,9 +566,45 @@ TEST_F(edu, open_twice_and_reset)
 
 	EXPECT_EQ(-EBUSY, assign_open(&self->a));
 	ASSERT_EQ(0, xioctl(self->fd, KVIO_ASSIGN_GET_INFO, &info));
+	/* No reset while a BAR is mapped: it would stop answering. */
+	ret = xioctl(self->fd, KVIO_ASSIGN_RESET, NULL);
+	EXPECT_EQ(info.flags & KVIO_ASSIGN_INFO_RESET ? -EBUSY : -ENOTTY, ret);
+	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+	munmap((void *)self->bar, EDU_BAR_SIZE);
+	self->bar = NULL;
 	ret = xioctl(self->fd, KVIO_ASSIGN_RESET, NULL);
 	EXPECT_EQ(info.flags & KVIO_ASSIGN_INFO_RESET ? 0 : -ENOTTY, ret);
+	self->bar = map_bar0(self->fd);
+	ASSERT_NE(NULL, self->bar);
 	EXPECT_EQ(0x010000ed, edu_rd(self->bar, EDU_IDENT));
+}
+
+/* Closing gives the device back with the config space it was opened with. */
+TEST(release_restores_config)
+{
+	__u32 cls, cmd;
+	struct edu_addr a;
+	int ret, fd;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	fd = assign_open(&a);
+	ASSERT_LE(0, fd);
+	cls = cfg_read(fd, 0x0c, 1);
+	cmd = cfg_read(fd, 0x04, 2);
+	ASSERT_EQ(0, cfg_write(fd, 0x0c, 1, cls ^ 0x10));
+	ASSERT_EQ(0, cfg_write(fd, 0x04, 2, cmd ^ 0x4));
+	EXPECT_EQ(cls ^ 0x10, cfg_read(fd, 0x0c, 1));
+	close(fd);
+	fd = assign_open(&a);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(cls, cfg_read(fd, 0x0c, 1));
+	EXPECT_EQ(cmd & 0x4, cfg_read(fd, 0x04, 2) & 0x4);
+	close(fd);
 }
 
 /* (f) addresses that are not ours to open */
@@ -511,6 +627,15 @@ TEST(open_bad_address)
 	op.flags = 1;
 	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
 	op.flags = 0;
+	op.pad = 1;
+	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.pad = 0;
+	/* Segments are 32 bits wide: one past 0xffff is just absent. */
+	op.segment = 0x10000;
+	EXPECT_EQ(-ENODEV, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.segment = 0xffffffff;
+	EXPECT_EQ(-ENODEV, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
+	op.segment = 0;
 	op.argsz = 4;
 	EXPECT_EQ(-EINVAL, xioctl(ctl, KVIO_ASSIGN_OPEN, &op));
 	EXPECT_EQ(-ENOTTY, xioctl(ctl, KVIO_ASSIGN_GET_INFO, &op));
@@ -648,8 +773,10 @@ TEST(unbind_waits_for_owner)
 		_exit(write_file(path, a.name) ? 1 : 0);
 	}
 	EXPECT_TRUE(kmsg_find(kmsg, a.name, "waiting for the owner", 3000));
+	/* Every 10 s the wait says who holds the device. */
+	snprintf(path, sizeof(path), "opened by pid %d", owner);
+	EXPECT_TRUE(kmsg_find(kmsg, "still waiting", path, 12000));
 	close(kmsg);
-	sleep_ms(300);
 	EXPECT_EQ(0, waitpid(unbinder, &status, WNOHANG))
 		TH_LOG("unbind returned while the device was open");
 	/* Half gone (sysfs drops the driver link first): nobody can open it. */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvio-assign without an IOMMU: there is no unsafe mode.  The driver
- * refuses the device at bind time and says why, the device cannot be
- * opened, and tools/kvio-assign refuses it too.  Runs in a VM with an edu
- * device and no IOMMU (assign_run.sh --no-iommu).
+ * kvio-assign without an IOMMU, or without interrupt remapping: there is
+ * no unsafe mode.  Without an IOMMU the driver refuses the device at bind
+ * time and says why, the device cannot be opened, and tools/kvio-assign
+ * refuses it too (bind_and_open_refused, in a VM with an edu device and no
+ * IOMMU: assign_run.sh --no-iommu).  With an IOMMU but no interrupt
+ * remapping the device binds but cannot be opened (open_refused_without_ir,
+ * in a q35 VM with intel-iommu,intremap=off: assign_run.sh --no-ir).
  */
 #include <sys/wait.h>
 
@@ -44,6 +47,30 @@ TEST(bind_and_open_refused)
 	EXPECT_EQ(1, WEXITSTATUS(status));
 	driver_of(a.name, drv, sizeof(drv));
 	EXPECT_STREQ("", drv);
+}
+
+TEST(open_refused_without_ir)
+{
+	struct edu_addr a;
+	int kmsg, fd;
+
+	if (access(ASSIGN_CTL, F_OK))
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (find_edu(&a, 0, 0))
+		SKIP(return, "no edu device");
+	if (group_size(a.name) < 0)
+		SKIP(return, "%s has no IOMMU group: this VM has no IOMMU", a.name);
+
+	ASSERT_EQ(0, assign_bind(a.name));
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+	fd = assign_open(&a);
+	EXPECT_EQ(-EPERM, fd);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_TRUE(kmsg_find(kmsg, a.name, "no interrupt remapping", 1000));
+	close(kmsg);
+	assign_unbind(a.name);
 }
 
 TEST_HARNESS_MAIN

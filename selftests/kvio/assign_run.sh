@@ -7,21 +7,30 @@
 # script loads irqbypass, kvm and kvio_assign.ko first.  Exits non-zero if
 # anything failed or is missing.
 #
-# usage: assign_run.sh [--no-iommu] [BINDIR]
+# usage: assign_run.sh [--no-iommu | --no-ir] [BINDIR]
 #
 # BINDIR defaults to this script's directory.  --no-iommu runs only
-# assign_noiommu, for a VM with an edu device and no IOMMU, where the
-# device must be refused.
+# assign_noiommu's bind_and_open_refused, for a VM with an edu device and
+# no IOMMU, where the device must be refused; --no-ir only its
+# open_refused_without_ir, for a VM with an IOMMU without interrupt
+# remapping (intel-iommu,intremap=off), where opening must be refused.
 #
 # kvio_assign.ko comes from $KVIO_ASSIGN_KO, else
 # $KVIO_REPO/build/$KVIO_KVER/kvio_assign.ko (as tools/vm/run sets them).
 
 here=$(cd "$(dirname "$0")" && pwd)
 progs="assign_edu assign_kvm"
-if [ "${1:-}" = --no-iommu ]; then
-	progs=assign_noiommu
+args=
+case ${1:-} in
+--no-iommu)
+	progs=assign_noiommu args="-t bind_and_open_refused"
 	shift
-fi
+	;;
+--no-ir)
+	progs=assign_noiommu args="-t open_refused_without_ir"
+	shift
+	;;
+esac
 bindir=${1:-$here}
 repo=${KVIO_REPO:-$(cd "$here/../.." && pwd)}
 ko=${KVIO_ASSIGN_KO:-$repo/build/${KVIO_KVER:-$(uname -r)}/kvio_assign.ko}
@@ -44,7 +53,8 @@ for p in $progs; do
 		continue
 	fi
 	echo "# assign_run.sh: $p"
-	"$bindir/$p" || {
+	# shellcheck disable=SC2086 # $args: options, split on purpose
+	"$bindir/$p" $args || {
 		echo "# assign_run.sh: $p exited with status $?"
 		rc=1
 	}

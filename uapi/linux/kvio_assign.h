@@ -28,22 +28,24 @@
  * struct kvio_assign_open - argument of KVIO_ASSIGN_OPEN
  * @argsz: sizeof(struct kvio_assign_open)
  * @flags: none defined, must be 0
- * @segment: PCI segment (domain)
+ * @segment: PCI segment (domain); 32 bits, as Linux numbers them
  * @bus: PCI bus number
  * @devfn: PCI device and function, (slot << 3) | function
+ * @pad: 0 (EINVAL otherwise)
  *
  * Returns a new device fd (O_CLOEXEC).  Errors: ENODEV no such PCI
  * device; ENXIO the device is not bound to kvio_assign; EBUSY the device
  * or its IOMMU group is already open; EPERM another device of its IOMMU
- * group is not bound to kvio_assign (nor an idle bridge).
+ * group is not bound to kvio_assign (nor an idle bridge), or the platform
+ * does not isolate the device's MSIs (no interrupt remapping).
  */
 struct kvio_assign_open {
 	__u32 argsz;
 	__u32 flags;
-	__u16 segment;
+	__u32 segment;
 	__u8 bus;
 	__u8 devfn;
-	__u32 pad;
+	__u16 pad;
 };
 
 #define KVIO_ASSIGN_OPEN	_IOW(KVIO_ASSIGN_TYPE, 0x00, struct kvio_assign_open)
@@ -64,7 +66,8 @@ struct kvio_assign_open {
 
 /**
  * struct kvio_assign_info - argument of KVIO_ASSIGN_GET_INFO
- * @argsz: sizeof(struct kvio_assign_info), set by userspace
+ * @argsz: sizeof(struct kvio_assign_info), set by userspace; the kernel
+ *	sets it to the size it knows
  * @flags: KVIO_ASSIGN_INFO_*, set by the kernel
  * @vendor: PCI vendor ID
  * @device: PCI device ID
@@ -98,7 +101,8 @@ struct kvio_assign_info {
 
 /**
  * struct kvio_assign_region - argument of KVIO_ASSIGN_GET_REGION
- * @argsz: sizeof(struct kvio_assign_region)
+ * @argsz: sizeof(struct kvio_assign_region); the kernel sets it to the
+ *	size it knows, as for KVIO_ASSIGN_GET_INFO
  * @flags: KVIO_ASSIGN_REGION_*, set by the kernel (ignored on input)
  * @index: KVIO_ASSIGN_REGION_*, set by userspace
  * @pad: 0
@@ -127,13 +131,19 @@ struct kvio_assign_region {
  * @size: 1, 2 or 4
  * @value: written from, or read into, the low @size bytes
  *
- * Config space as the VMM sees it: the BARs and the expansion ROM BAR are
- * virtual (writes set a virtual copy; reads of all ones after a sizing
- * write return the size mask as hardware would); the command register
- * takes only the I/O, memory and bus master bits; the interrupt line is
- * virtual; writes to other header fields are dropped; writes into the MSI
- * or MSI-X capability fail with EPERM (the kernel programs them, see
- * KVIO_ASSIGN_SET_IRQS).  Everything else goes to the device.
+ * Config space as the VMM sees it.  In the 64-byte standard header: the
+ * six BARs are virtual (writes set a virtual copy whose bits below the
+ * BAR's size are read-only, so reading after a sizing write of all ones
+ * returns the size mask as hardware would); the expansion ROM BAR always
+ * reads 0 (no ROM is offered); in the command register the I/O and memory
+ * decode bits are virtual (the device keeps decoding while it is open)
+ * and bus master goes to the device, from any 1, 2 or 4 byte write at
+ * 0x04; the interrupt line is virtual; cache line size and latency timer
+ * go to the device; writes to every other header field are dropped.
+ * Past the header (capabilities, extended config space) everything can be
+ * read and nothing written: writes fail with EPERM and change nothing
+ * (the kernel programs MSI and MSI-X, see KVIO_ASSIGN_SET_IRQS).  EINVAL:
+ * bad flags, pad, size or alignment, or @offset beyond config space.
  */
 struct kvio_assign_config {
 	__u32 argsz;
@@ -149,6 +159,10 @@ struct kvio_assign_config {
 #define KVIO_ASSIGN_DMA_READ	0x01U	/* the device may read */
 #define KVIO_ASSIGN_DMA_WRITE	0x02U	/* the device may write */
 
+/* At most this many DMA maps per device fd, of at most this size each. */
+#define KVIO_ASSIGN_DMA_MAX_MAPS	65535U
+#define KVIO_ASSIGN_DMA_MAX_SIZE	0x1000000000ULL	/* 64 GiB */
+
 /**
  * struct kvio_assign_dma_map - argument of KVIO_ASSIGN_DMA_MAP and _UNMAP
  * @argsz: sizeof(struct kvio_assign_dma_map)
@@ -158,11 +172,17 @@ struct kvio_assign_config {
  * @size: page-aligned, non-zero
  *
  * DMA_MAP pins the pages (charged to RLIMIT_MEMLOCK, as locked_vm) and maps
- * them at @iova in the group's IOMMU domain.  Errors: EINVAL misaligned,
- * zero, wrapping or outside the IOMMU's aperture; EEXIST overlaps an
- * existing map; EFAULT some page is not mapped in the process; ENOMEM over
- * RLIMIT_MEMLOCK.  DMA_UNMAP removes exactly one earlier map, named by
- * @iova and @size (ENOENT otherwise).
+ * them at @iova in the group's IOMMU domain.  Errors: EINVAL bad flags,
+ * misaligned, zero, wrapping or outside the IOMMU's aperture; EEXIST
+ * overlaps an existing map; EFAULT some page is not mapped in the process
+ * (or is read-only and the device may write); ENOMEM over RLIMIT_MEMLOCK,
+ * larger than KVIO_ASSIGN_DMA_MAX_SIZE or than the machine's RAM, or out
+ * of memory; ENOSPC already KVIO_ASSIGN_DMA_MAX_MAPS maps; EPERM the
+ * calling process is not the one that opened the device (it is charged
+ * for the pins); ESRCH that process's address space is gone; E2BIG argsz
+ * beyond this struct with non-zero bytes there.  A guest RAM larger than
+ * KVIO_ASSIGN_DMA_MAX_SIZE is mapped in several maps.  DMA_UNMAP removes
+ * exactly one earlier map, named by @iova and @size (ENOENT otherwise).
  */
 struct kvio_assign_dma_map {
 	__u32 argsz;
@@ -177,7 +197,8 @@ struct kvio_assign_dma_map {
 
 /**
  * struct kvio_assign_irq_set - argument of KVIO_ASSIGN_SET_IRQS
- * @argsz: sizeof(struct kvio_assign_irq_set) + @count * sizeof(__s32)
+ * @argsz: sizeof(struct kvio_assign_irq_set) + @count * sizeof(__s32); any
+ *	bytes beyond that must be 0 (E2BIG otherwise)
  * @flags: none defined, must be 0
  * @type: KVIO_ASSIGN_IRQ_*
  * @count: vectors to enable, 1..num_irqs[@type]; 0 disables the type
@@ -185,7 +206,10 @@ struct kvio_assign_dma_map {
  *
  * One type at a time: enabling a type while another is enabled fails with
  * EBUSY, enabling one already enabled replaces it.  EINVAL: the device has
- * fewer vectors of that type than @count (e.g. no MSI-X at all).  MSI and
+ * fewer vectors of that type than @count (e.g. no MSI-X at all), or an fd
+ * is not an eventfd; EBADF: an fd is not open.  Those errors leave the
+ * vectors enabled before untouched; an error from enabling the new ones
+ * (ENOMEM, ENOSPC ...) leaves the type disabled.  MSI and
  * MSI-X vectors are also offered to KVM as irq-bypass producers (the
  * eventfd is the token), so that it can post them.  INTx is level
  * triggered: the kernel masks it when it fires, KVIO_ASSIGN_IRQ_UNMASK
@@ -206,7 +230,9 @@ struct kvio_assign_irq_set {
 
 /*
  * Reset the device (FLR or whatever pci_reset_function() finds); ENOTTY if
- * it has no reset method, EAGAIN if the device is busy.
+ * it has no reset method, EBUSY while any of its BARs is mmapped (unmap
+ * them first: the device does not decode during a reset), EAGAIN if the
+ * device is busy.
  */
 #define KVIO_ASSIGN_RESET	_IO(KVIO_ASSIGN_TYPE, 0x08)
 
