@@ -32,6 +32,13 @@ struct kvio_net_vring {
 	/* Completed chains not yet on the used ring. */
 	unsigned int nused;
 	struct kvio_used used[KVIO_NET_IOV_MAX + KVIO_NET_BATCH];
+	/*
+	 * RX from tun or macvtap: their queue of frames, and frames taken
+	 * off it in one go, not yet received (rxq[rxq_head..rxq_tail)).
+	 */
+	struct ptr_ring *rx_ring;
+	unsigned int rxq_head, rxq_tail;
+	void *rxq[KVIO_NET_BATCH];
 	struct iovec iov[KVIO_NET_IOV_MAX];
 	struct kvio_log_entry log[KVIO_NET_IOV_MAX];
 };
@@ -51,6 +58,7 @@ struct kvio_net {
 /* tx.c, rx.c: the data path, run by the owner's worker */
 void kvio_net_handle_tx(struct kvio_net *n);
 void kvio_net_handle_rx(struct kvio_net *n);
+void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock);
 void kvio_net_flush_used(struct kvio_net_vring *nvr);
 bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 		    size_t *total, size_t len);

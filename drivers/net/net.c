@@ -105,6 +105,8 @@ static struct socket *kvio_net_stop_vring(struct kvio_net *n,
 	mutex_lock(&vr->mutex);
 	sock = vr->backend;
 	kvio_net_disable_vring(n, vr);
+	if (vr == &n->vrings[KVIO_NET_VQ_RX].vr)
+		kvio_net_rx_set_ring(&n->vrings[KVIO_NET_VQ_RX], NULL);
 	vr->backend = NULL;
 	mutex_unlock(&vr->mutex);
 	return sock;
@@ -247,6 +249,9 @@ static int kvio_net_swap_backend(struct kvio_net *n, struct kvio_vring *vr,
 		vr->backend = old;
 		kvio_net_enable_vring(n, vr);
 	}
+	/* Under the ring's mutex: the worker is not receiving meanwhile. */
+	if (vr == &n->vrings[KVIO_NET_VQ_RX].vr)
+		kvio_net_rx_set_ring(&n->vrings[KVIO_NET_VQ_RX], vr->backend);
 	return ret;
 }
 

@@ -4,7 +4,10 @@
  * the guest posted on the RX ring, several buffers per frame when the
  * guest negotiated VIRTIO_NET_F_MRG_RXBUF.
  */
+#include <linux/if_tap.h>
+#include <linux/if_tun.h>
 #include <linux/if_vlan.h>
+#include <linux/ptr_ring.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -33,6 +36,68 @@ static size_t kvio_net_peek_len(struct socket *sock)
 	}
 	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
 	return len;
+}
+
+/* Length of a frame on a tun or macvtap queue, as tun's peek_len says. */
+static size_t kvio_net_ptr_len(void *ptr)
+{
+	struct sk_buff *skb = ptr;
+
+	if (tun_is_xdp_frame(ptr))
+		return tun_ptr_to_xdp(ptr)->len;
+	return skb->len + (skb_vlan_tag_present(skb) ? VLAN_HLEN : 0);
+}
+
+/*
+ * Length of the next frame, 0 if none.  From tun and macvtap, frames come
+ * off their queue up to KVIO_NET_BATCH at a time: one lock round trip
+ * instead of one per frame.
+ */
+static size_t kvio_net_rx_peek(struct kvio_net_vring *nvr, struct socket *sock)
+{
+	if (!nvr->rx_ring)
+		return kvio_net_peek_len(sock);
+	if (nvr->rxq_head == nvr->rxq_tail) {
+		nvr->rxq_head = 0;
+		nvr->rxq_tail = ptr_ring_consume_batched(nvr->rx_ring, nvr->rxq,
+							 KVIO_NET_BATCH);
+		if (!nvr->rxq_tail)
+			return 0;
+	}
+	return kvio_net_ptr_len(nvr->rxq[nvr->rxq_head]);
+}
+
+/* The frame kvio_net_rx_peek() saw, for recvmsg() to consume; or NULL. */
+static void *kvio_net_rx_take(struct kvio_net_vring *nvr)
+{
+	return nvr->rx_ring ? nvr->rxq[nvr->rxq_head++] : NULL;
+}
+
+/**
+ * kvio_net_rx_set_ring - follow a new RX backend
+ * @nvr: the RX ring; its mutex is held
+ * @sock: the new backend, or NULL
+ *
+ * Frames taken off the old backend's queue and not received go back to
+ * its head, in order, so that none is lost or reordered.
+ */
+void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock)
+{
+	struct ptr_ring *ring = NULL;
+
+	if (nvr->rx_ring && nvr->rxq_head != nvr->rxq_tail)
+		ptr_ring_unconsume(nvr->rx_ring, nvr->rxq + nvr->rxq_head,
+				   nvr->rxq_tail - nvr->rxq_head, tun_ptr_free);
+	nvr->rxq_head = 0;
+	nvr->rxq_tail = 0;
+	if (sock && sock->file) {
+		ring = tun_get_tx_ring(sock->file);
+		if (IS_ERR(ring))
+			ring = tap_get_ptr_ring(sock->file);
+		if (IS_ERR(ring))
+			ring = NULL;
+	}
+	nvr->rx_ring = ring;
 }
 
 /*
@@ -96,9 +161,12 @@ undo:
 }
 
 /* Throw away the next frame: it cannot fit the guest's buffers. */
-static void kvio_net_rx_drop(struct socket *sock)
+static void kvio_net_rx_drop(struct kvio_net_vring *nvr, struct socket *sock)
 {
-	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	struct msghdr msg = {
+		.msg_control = kvio_net_rx_take(nvr),
+		.msg_flags = MSG_DONTWAIT | MSG_TRUNC,
+	};
 	struct kvec kv;
 	char byte;
 
@@ -153,10 +221,11 @@ static ssize_t kvio_net_rx_one(struct kvio_net_vring *nvr, struct socket *sock,
 	if (count <= 0)
 		return count;
 	if (count > KVIO_NET_IOV_MAX) {
-		kvio_net_rx_drop(sock);
+		kvio_net_rx_drop(nvr, sock);
 		return 1;
 	}
 
+	msg.msg_control = kvio_net_rx_take(nvr);
 	iov_iter_init(&msg.msg_iter, READ, nvr->iov, niov, len);
 	hdr = msg.msg_iter;
 	iov_iter_advance(&msg.msg_iter, nvr->vhost_hlen);
@@ -185,7 +254,7 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 	ssize_t len;
 
 	kvio_ring_disable_notify(vr);
-	while ((sock_len = kvio_net_peek_len(sock))) {
+	while ((sock_len = kvio_net_rx_peek(nvr, sock))) {
 		len = kvio_net_rx_one(nvr, sock, sock_len + nvr->sock_hlen);
 
 		if (len < 0)
