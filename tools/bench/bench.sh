@@ -9,7 +9,9 @@
 #
 #   round,device,driver,workload,metric,value
 #
-# usage: bench.sh TOP OUT [ROUNDS]
+# usage: bench.sh TOP OUT [ROUNDS]   (OUT "-": $KVIO_OUT/bench.csv, the
+#                                     runner's out directory; the rest of
+#                                     the guest's files stay in the VM)
 # env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #        KVIO_BENCH_ONLY     workloads to run, a list of words out of
 #                            harness testpmd multi latency nested (default all
@@ -18,6 +20,7 @@ set -u
 
 top=$1
 out=$2
+[ "$out" = - ] && out=${KVIO_OUT:?not in a tools/vm/run guest}/bench.csv
 rounds=${3:-3}
 secs=${KVIO_BENCH_SECS:-4}
 only=${KVIO_BENCH_ONLY:-harness testpmd multi latency}

@@ -87,7 +87,9 @@ set title "kvio-net / vhost-net, medians (TCG: ratios of one run only)"
 set style data histograms
 set style fill solid 0.6
 set boxwidth 0.8
-set ylabel "ratio (pps: higher is better; us, ns, workers: lower is better)"
+set ylabel "kvio-net / vhost-net"
+set key off
+set label 1 "pps: higher is better; us, ns, workers: lower is better" at graph 0.01, graph 0.95
 set xtics rotate by -40 font ",9"
 set grid ytics
 set yrange [0:*]
