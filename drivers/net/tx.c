@@ -62,11 +62,18 @@ static void kvio_net_tx_push(struct kvio_net *n, struct socket *sock)
 		.msg_controllen = sizeof(ctl),
 		.msg_flags = MSG_DONTWAIT,
 	};
+	unsigned int i;
 
 	if (!n->nxdp)
 		return;
-	/* Frames tun drops count as sent, as a NIC drops what it can't. */
-	sock->ops->sendmsg(sock, &msg, 0);
+	/*
+	 * Frames tun drops count as sent, as a NIC drops what it can't send;
+	 * but a tap without its device takes none: their pages are still
+	 * ours.
+	 */
+	if (sock->ops->sendmsg(sock, &msg, 0) < 0)
+		for (i = 0; i < n->nxdp; i++)
+			page_frag_free(n->xdp[i].data_hard_start);
 	n->nxdp = 0;
 }
 
@@ -107,11 +114,11 @@ static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
 	struct tun_xdp_hdr *th;
 	void *buf;
 
+	if (len < hlen)
+		return -EINVAL;
 	pad = SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + room + hlen);
 	buflen = SKB_DATA_ALIGN(len - hlen + pad) +
 		 SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
-	if (len < hlen)
-		return -EINVAL;
 	if (buflen > PAGE_SIZE)
 		return -ENOSPC;
 	buf = page_frag_alloc(&n->pf_cache, buflen, GFP_KERNEL);
@@ -119,7 +126,9 @@ static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
 		return -ENOMEM;
 	th = buf;
 	memset(&th->gso, 0, sizeof(th->gso));
-	if (copy_from_iter(&th->gso, hlen, from) != hlen ||
+	/* The socket's header may be the 12-byte one: it runs into the pad. */
+	if (copy_from_iter(buf + offsetof(struct tun_xdp_hdr, gso), hlen,
+			   from) != hlen ||
 	    kvio_net_tx_fix_hdr(&nvr->vr, &th->gso, len - hlen) ||
 	    copy_from_iter(buf + pad, len - hlen, from) != len - hlen) {
 		page_frag_free(buf);
