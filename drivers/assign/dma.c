@@ -42,8 +42,19 @@ int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 	ret = iommu_attach_group(domain, adev->group);
 	if (ret)
 		goto free;
+	/*
+	 * The group's reserved IOVA ranges, read once for the life of the
+	 * device fd, as VFIO type1 reads them once at attach.
+	 */
+	INIT_LIST_HEAD(&adev->resv);
+	ret = iommu_get_group_resv_regions(adev->group, &adev->resv);
+	if (ret)
+		goto detach;
 	adev->domain = domain;
 	return 0;
+detach:
+	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
+	iommu_detach_group(domain, adev->group);
 free:
 	iommu_domain_free(domain);
 release:
@@ -87,6 +98,8 @@ void kvio_assign_dma_release(struct kvio_assign_dev *adev)
 		kvio_assign_map_free(adev, map, true);
 	}
 	adev->nmaps = 0;
+	/* Copies iommu_get_group_resv_regions() made: no ->free, kfree()d. */
+	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
 	iommu_detach_group(adev->domain, adev->group);
 	iommu_domain_free(adev->domain);
 	adev->domain = NULL;
@@ -141,6 +154,38 @@ static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 	return 0;
 }
 
+/*
+ * Does [iova, last] overlap a reserved region of the group?  As in VFIO
+ * type1, which leaves them out of the IOVA ranges it accepts, every type
+ * counts but IOMMU_RESV_DIRECT_RELAXABLE:
+ *
+ * MSI and SW_MSI: the interrupt window (0xfee00000 on x86), where the
+ *	device's writes are interrupt messages, never memory: a map there
+ *	would never be reached (x86) or would collide with the MSI
+ *	doorbell mapping the kernel puts there (SW_MSI, Arm);
+ * RESERVED: ranges DMA cannot use or the IOMMU does not translate
+ *	(AMD's HyperTransport hole, PCI host bridge windows);
+ * DIRECT: RMRRs and the like, identity-mapped for the device because
+ *	firmware or the device itself relies on them: they are not ours to
+ *	put guest memory on;
+ * DIRECT_RELAXABLE: RMRRs the kernel knows can be dropped once the
+ *	device is assigned (USB and graphics legacy ones): VFIO ignores
+ *	them, and so do we.
+ */
+static bool kvio_assign_resv_overlap(struct kvio_assign_dev *adev,
+				     u64 iova, u64 last)
+{
+	struct iommu_resv_region *r;
+
+	list_for_each_entry(r, &adev->resv, list) {
+		if (r->type == IOMMU_RESV_DIRECT_RELAXABLE || !r->length)
+			continue;
+		if (iova <= (u64)r->start + r->length - 1 && r->start <= last)
+			return true;
+	}
+	return false;
+}
+
 static int kvio_assign_check_range(struct kvio_assign_dev *adev,
 				   const struct kvio_assign_dma_map *m)
 {
@@ -152,6 +197,8 @@ static int kvio_assign_check_range(struct kvio_assign_dev *adev,
 		return -EINVAL;
 	if (m->iova < geo->aperture_start ||
 	    m->iova + m->size - 1 > geo->aperture_end)
+		return -EINVAL;
+	if (kvio_assign_resv_overlap(adev, m->iova, m->iova + m->size - 1))
 		return -EINVAL;
 	list_for_each_entry(map, &adev->maps, node)
 		if (m->iova < map->iova + map->size &&
