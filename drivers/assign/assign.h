@@ -47,6 +47,8 @@ struct kvio_assign_dev {
 	bool needs_reset;		/* release could not reset: remove will */
 	struct iommu_domain *domain;
 	struct list_head resv;		/* the group's iommu_resv_regions */
+	int dma_prot;			/* IOMMU_CACHE, if coherent, or 0 */
+	bool enforce_coherency;		/* the domain blocks no-snoop DMA */
 	struct list_head maps;
 	unsigned int nmaps;
 

@@ -26,6 +26,44 @@ struct kvio_assign_map {
 	bool write;
 };
 
+/*
+ * Cache coherency, as VFIO type1 does it.  Two separate things:
+ *
+ * IOMMU_CACHE in the prot of every map, when the device's IOMMU has
+ * IOMMU_CAP_CACHE_COHERENCY.  Since Linux 5.19 that capability means
+ * exactly "IOMMU_CACHE is supported" (the mapping is cache coherent with
+ * the CPU: on Arm SMMUs, cacheable, snooped memory attributes).  It is a
+ * property of the IOMMU for the device, not of a domain setting, so it is
+ * the one simple rule: VFIO refuses devices without it and then always
+ * maps with IOMMU_CACHE; we do not refuse them, we only map them without
+ * it (whatever coherency the platform gives by default).  Pinned guest RAM
+ * is ordinary cacheable memory, so IOMMU_CACHE is always right for it.
+ *
+ * enforce_cache_coherency(), where the domain has the op: it makes the
+ * IOMMU ignore the device's no-snoop TLP attribute, so that even DMA the
+ * device (the guest's driver) marks no-snoop stays coherent.  Its answer
+ * does not decide IOMMU_CACHE: on Intel IOMMU_CACHE is always supported
+ * and enforcement additionally needs snoop control in the hardware.  It
+ * must come before the first map (a populated Intel second-level domain
+ * refuses it), so right after the attach.  Without it, a guest's no-snoop
+ * DMA is not coherent, and unlike VFIO (the kvm-vfio device) we cannot
+ * tell KVM to emulate WBINVD for such a guest: enforcing is the only
+ * remedy we have, so it is always tried.
+ */
+static void kvio_assign_coherency(struct kvio_assign_dev *adev)
+{
+	struct iommu_domain *domain = adev->domain;
+
+	adev->dma_prot = 0;
+	if (device_iommu_capable(&adev->pdev->dev, IOMMU_CAP_CACHE_COHERENCY))
+		adev->dma_prot |= IOMMU_CACHE;
+	adev->enforce_coherency = domain->ops->enforce_cache_coherency &&
+				  domain->ops->enforce_cache_coherency(domain);
+	pci_dbg(adev->pdev, "kvio_assign: maps %s IOMMU_CACHE, no-snoop %s\n",
+		adev->dma_prot & IOMMU_CACHE ? "with" : "without",
+		adev->enforce_coherency ? "blocked" : "allowed");
+}
+
 int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 {
 	struct iommu_domain *domain;
@@ -51,6 +89,7 @@ int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 	if (ret)
 		goto detach;
 	adev->domain = domain;
+	kvio_assign_coherency(adev);
 	return 0;
 detach:
 	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
@@ -130,7 +169,7 @@ static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
 static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 				 struct kvio_assign_map *map)
 {
-	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0);
+	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0) | adev->dma_prot;
 	unsigned long i = 0, n;
 	phys_addr_t pa;
 	int ret;
