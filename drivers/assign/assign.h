@@ -46,6 +46,9 @@ struct kvio_assign_dev {
 	struct pci_saved_state *saved;	/* config space as the host had it */
 	bool needs_reset;		/* release could not reset: remove will */
 	struct iommu_domain *domain;
+	struct list_head resv;		/* the group's iommu_resv_regions */
+	int dma_prot;			/* IOMMU_CACHE, if coherent, or 0 */
+	bool enforce_coherency;		/* the domain blocks no-snoop DMA */
 	struct list_head maps;
 	unsigned int nmaps;
 

@@ -26,6 +26,44 @@ struct kvio_assign_map {
 	bool write;
 };
 
+/*
+ * Cache coherency, as VFIO type1 does it.  Two separate things:
+ *
+ * IOMMU_CACHE in the prot of every map, when the device's IOMMU has
+ * IOMMU_CAP_CACHE_COHERENCY.  Since Linux 5.19 that capability means
+ * exactly "IOMMU_CACHE is supported" (the mapping is cache coherent with
+ * the CPU: on Arm SMMUs, cacheable, snooped memory attributes).  It is a
+ * property of the IOMMU for the device, not of a domain setting, so it is
+ * the one simple rule: VFIO refuses devices without it and then always
+ * maps with IOMMU_CACHE; we do not refuse them, we only map them without
+ * it (whatever coherency the platform gives by default).  Pinned guest RAM
+ * is ordinary cacheable memory, so IOMMU_CACHE is always right for it.
+ *
+ * enforce_cache_coherency(), where the domain has the op: it makes the
+ * IOMMU ignore the device's no-snoop TLP attribute, so that even DMA the
+ * device (the guest's driver) marks no-snoop stays coherent.  Its answer
+ * does not decide IOMMU_CACHE: on Intel IOMMU_CACHE is always supported
+ * and enforcement additionally needs snoop control in the hardware.  It
+ * must come before the first map (a populated Intel second-level domain
+ * refuses it), so right after the attach.  Without it, a guest's no-snoop
+ * DMA is not coherent, and unlike VFIO (the kvm-vfio device) we cannot
+ * tell KVM to emulate WBINVD for such a guest: enforcing is the only
+ * remedy we have, so it is always tried.
+ */
+static void kvio_assign_coherency(struct kvio_assign_dev *adev)
+{
+	struct iommu_domain *domain = adev->domain;
+
+	adev->dma_prot = 0;
+	if (device_iommu_capable(&adev->pdev->dev, IOMMU_CAP_CACHE_COHERENCY))
+		adev->dma_prot |= IOMMU_CACHE;
+	adev->enforce_coherency = domain->ops->enforce_cache_coherency &&
+				  domain->ops->enforce_cache_coherency(domain);
+	pci_dbg(adev->pdev, "kvio_assign: maps %s IOMMU_CACHE, no-snoop %s\n",
+		adev->dma_prot & IOMMU_CACHE ? "with" : "without",
+		adev->enforce_coherency ? "blocked" : "allowed");
+}
+
 int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 {
 	struct iommu_domain *domain;
@@ -42,8 +80,20 @@ int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 	ret = iommu_attach_group(domain, adev->group);
 	if (ret)
 		goto free;
+	/*
+	 * The group's reserved IOVA ranges, read once for the life of the
+	 * device fd, as VFIO type1 reads them once at attach.
+	 */
+	INIT_LIST_HEAD(&adev->resv);
+	ret = iommu_get_group_resv_regions(adev->group, &adev->resv);
+	if (ret)
+		goto detach;
 	adev->domain = domain;
+	kvio_assign_coherency(adev);
 	return 0;
+detach:
+	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
+	iommu_detach_group(domain, adev->group);
 free:
 	iommu_domain_free(domain);
 release:
@@ -87,6 +137,8 @@ void kvio_assign_dma_release(struct kvio_assign_dev *adev)
 		kvio_assign_map_free(adev, map, true);
 	}
 	adev->nmaps = 0;
+	/* Copies iommu_get_group_resv_regions() made: no ->free, kfree()d. */
+	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
 	iommu_detach_group(adev->domain, adev->group);
 	iommu_domain_free(adev->domain);
 	adev->domain = NULL;
@@ -117,7 +169,7 @@ static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
 static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 				 struct kvio_assign_map *map)
 {
-	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0);
+	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0) | adev->dma_prot;
 	unsigned long i = 0, n;
 	phys_addr_t pa;
 	int ret;
@@ -141,6 +193,38 @@ static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 	return 0;
 }
 
+/*
+ * Does [iova, last] overlap a reserved region of the group?  As in VFIO
+ * type1, which leaves them out of the IOVA ranges it accepts, every type
+ * counts but IOMMU_RESV_DIRECT_RELAXABLE:
+ *
+ * MSI and SW_MSI: the interrupt window (0xfee00000 on x86), where the
+ *	device's writes are interrupt messages, never memory: a map there
+ *	would never be reached (x86) or would collide with the MSI
+ *	doorbell mapping the kernel puts there (SW_MSI, Arm);
+ * RESERVED: ranges DMA cannot use or the IOMMU does not translate
+ *	(AMD's HyperTransport hole, PCI host bridge windows);
+ * DIRECT: RMRRs and the like, identity-mapped for the device because
+ *	firmware or the device itself relies on them: they are not ours to
+ *	put guest memory on;
+ * DIRECT_RELAXABLE: RMRRs the kernel knows can be dropped once the
+ *	device is assigned (USB and graphics legacy ones): VFIO ignores
+ *	them, and so do we.
+ */
+static bool kvio_assign_resv_overlap(struct kvio_assign_dev *adev,
+				     u64 iova, u64 last)
+{
+	struct iommu_resv_region *r;
+
+	list_for_each_entry(r, &adev->resv, list) {
+		if (r->type == IOMMU_RESV_DIRECT_RELAXABLE || !r->length)
+			continue;
+		if (iova <= (u64)r->start + r->length - 1 && r->start <= last)
+			return true;
+	}
+	return false;
+}
+
 static int kvio_assign_check_range(struct kvio_assign_dev *adev,
 				   const struct kvio_assign_dma_map *m)
 {
@@ -152,6 +236,8 @@ static int kvio_assign_check_range(struct kvio_assign_dev *adev,
 		return -EINVAL;
 	if (m->iova < geo->aperture_start ||
 	    m->iova + m->size - 1 > geo->aperture_end)
+		return -EINVAL;
+	if (kvio_assign_resv_overlap(adev, m->iova, m->iova + m->size - 1))
 		return -EINVAL;
 	list_for_each_entry(map, &adev->maps, node)
 		if (m->iova < map->iova + map->size &&

@@ -489,6 +489,45 @@ TEST_F(edu, dma_map_bad_input)
 	munmap(buf, 8 * PG);
 }
 
+/*
+ * The group's reserved IOVA regions are refused: on x86 the MSI window
+ * 0xfee00000-0xfeefffff (IOMMU_RESV_MSI), where the device's writes are
+ * interrupt messages.  A refused map pins nothing, even for the moment;
+ * the pages just below the window are ordinary IOVA.
+ */
+TEST_F(edu, dma_map_reserved_region_refused)
+{
+	const __u32 rw = KVIO_ASSIGN_DMA_READ | KVIO_ASSIGN_DMA_WRITE;
+	const __u64 msi = 0xfee00000, msi_end = 0xfef00000;
+	struct pin_count pc;
+	unsigned char *buf;
+
+	buf = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x11, 2 * PG);
+	/* Inside, at either end, straddling either edge, covering it all. */
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, msi, PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, msi, PG,
+				   KVIO_ASSIGN_DMA_READ));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, msi_end - PG, PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, msi - PG, 2 * PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, msi_end - PG, 2 * PG, rw));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, buf, 0, 1ULL << 32, rw));
+	pin_count_read(&pc);
+	EXPECT_EQ(self->pc0.pins, pc.pins);
+	EXPECT_EQ(self->pc0.vmlck_kb, pc.vmlck_kb);
+	/* Just below and just above the window are fine, and unmap. */
+	ASSERT_EQ(0, dma_map(self->fd, buf, msi - PG, PG, rw));
+	EXPECT_EQ(0, dma_map(self->fd, buf + PG, msi_end, PG, rw));
+	pin_count_read(&pc);
+	EXPECT_EQ(self->pc0.pins + 2, pc.pins);
+	EXPECT_EQ(self->pc0.vmlck_kb + 8, pc.vmlck_kb);
+	EXPECT_EQ(0, dma_unmap(self->fd, msi - PG, PG));
+	EXPECT_EQ(0, dma_unmap(self->fd, msi_end, PG));
+	munmap(buf, 2 * PG);
+}
+
 /* (f) interrupts beyond what the device has */
 TEST_F(edu, irq_bad_input)
 {

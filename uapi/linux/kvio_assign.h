@@ -173,7 +173,10 @@ struct kvio_assign_config {
  *
  * DMA_MAP pins the pages (charged to RLIMIT_MEMLOCK, as locked_vm) and maps
  * them at @iova in the group's IOMMU domain.  Errors: EINVAL bad flags,
- * misaligned, zero, wrapping or outside the IOMMU's aperture; EEXIST
+ * misaligned, zero, wrapping, outside the IOMMU's aperture, or overlapping
+ * a reserved IOVA region of the group (those of
+ * /sys/kernel/iommu_groups/N/reserved_regions except "direct-relaxable":
+ * on x86 the MSI window 0xfee00000-0xfeefffff and the RMRRs); EEXIST
  * overlaps an existing map; EFAULT some page is not mapped in the process
  * (or is read-only and the device may write); ENOMEM over RLIMIT_MEMLOCK,
  * larger than KVIO_ASSIGN_DMA_MAX_SIZE or than the machine's RAM, or out
