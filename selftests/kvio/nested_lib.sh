@@ -128,6 +128,31 @@ guest_modules() {
 	}' "/lib/modules/$1/modules.dep"
 }
 
+# The start of every nested guest's /init: busybox's applets, /proc,
+# /dev, /sys, the console, /kvio.conf; helpers up (uptime), say (a line
+# "KVIO: ..." for the host) and sum (sha256); then the virtio modules.
+guest_init_head() {
+	cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t devtmpfs dev /dev
+exec </dev/console >/dev/console 2>&1
+mount -t sysfs sys /sys
+. /kvio.conf
+
+up() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "KVIO: $*"; }
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+say init "$(up)"
+while read -r m; do
+	insmod "/lib/modules/$m" || say error "insmod $m failed"
+done </lib/modules/load.list
+EOF
+}
+
 # An initramfs for kernel $1 with busybox, the virtio modules (listed in
 # /lib/modules/load.list for the init to load), /init from file $2 and
 # /kvio.conf from file $3, written to $4.  The guest's init links the

@@ -101,24 +101,8 @@ trap 'exit 143' TERM
 # the guest then waits for the host's post-migration file, answers with
 # its own, and reports its pings.
 write_guest_init() {
+	guest_init_head
 	cat <<'EOF'
-#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t devtmpfs dev /dev
-exec </dev/console >/dev/console 2>&1
-mount -t sysfs sys /sys
-. /kvio.conf
-
-up() { cut -d' ' -f1 /proc/uptime; }
-say() { echo "KVIO: $*"; }
-sum() { sha256sum "$1" | cut -d' ' -f1; }
-
-say init "$(up)"
-while read -r m; do
-	insmod "/lib/modules/$m" || say error "insmod $m failed"
-done </lib/modules/load.list
 for d in /sys/class/net/*; do
 	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
 done

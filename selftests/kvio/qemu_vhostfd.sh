@@ -98,15 +98,8 @@ trap 'exit 143' TERM
 # What the guest runs as /init.  /kvio.conf sets the addresses and ports,
 # the kernel command line the sizes (kvio_xfer=KB:KB).
 write_guest_init() {
+	guest_init_head
 	cat <<'EOF'
-#!/bin/busybox sh
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t devtmpfs dev /dev
-exec </dev/console >/dev/console 2>&1
-mount -t sysfs sys /sys
-. /kvio.conf
 read -r cmdline </proc/cmdline
 for w in $cmdline; do
 	case $w in
@@ -117,15 +110,6 @@ for w in $cmdline; do
 		;;
 	esac
 done
-
-up() { cut -d' ' -f1 /proc/uptime; }
-say() { echo "KVIO: $*"; }
-sum() { sha256sum "$1" | cut -d' ' -f1; }
-
-say init "$(up)"
-while read -r m; do
-	insmod "/lib/modules/$m" || say error "insmod $m failed"
-done </lib/modules/load.list
 
 # The NICs by their MAC addresses, whatever their names.
 nic() {
