@@ -36,11 +36,10 @@ FRAMES=2000		# injected per phase, paced at RATE per second
 RATE=2000
 TX_SECONDS=5
 MIN_TX=1000		# a dead path stops at QSIZE frames
-WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
+TP_WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
 
 NTESTS=4
 tap_made=
-tp_pid=
 tmp=
 
 cleanup() {
@@ -101,44 +100,13 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 stat_of() { cat "/sys/class/net/$TAP/statistics/$1"; }
 
 # --- talking to testpmd ------------------------------------------------------
-#
-# testpmd runs interactively with its stdin on a fifo that this script keeps
-# open (fd 3) and its output in $log, line-buffered through stdbuf so that
-# each command's answer is there to read as soon as testpmd prints it.
 
-log_lines() { wc -l <"$log"; }
-
-# Wait until a line matching ERE $2 appears after line $1 of the log.
-wait_log() {
-	deadline=$(($(date +%s) + WAIT))
-	while :; do
-		alive=0
-		kill -0 "$tp_pid" 2>/dev/null && alive=1
-		tail -n "+$(($1 + 1))" "$log" | grep -Eq -- "$2" && return 0
-		[ "$alive" = 1 ] && [ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
-
-# Send a command; wait for the line that ends its answer.  $mark is the log
-# line the answer starts after.
-tp_cmd() {
-	mark=$(log_lines)
-	echo "$1" >&3
-	wait_log "$mark" "$2"
-}
-
-# "rx tx" packets of the last "stop" (its forward statistics for port 0).
-fwd_stats() {
-	tail -n "+$((mark + 1))" "$log" | awk '
-	/Forward statistics for port 0/ { f = 1; next }
-	f && /RX-packets:/ { rx = $2 }
-	f && /TX-packets:/ { print rx, $2; exit }'
-}
+# shellcheck source=testpmd_lib.sh
+. "$here/testpmd_lib.sh"
 
 # "rx_packets rx_bytes tx_packets tx_bytes" of the last "show port stats 0".
 port_stats() {
-	tail -n "+$((mark + 1))" "$log" | awk '
+	tail -n "+$((mark + 1))" "$tp_log" | awk '
 	/RX-packets:/ { rp = $2; rb = $6 }
 	/TX-packets:/ { print rp, rb, $2, $6; exit }'
 }
@@ -151,7 +119,7 @@ run_mode() {
 	tp_cmd start "forwarding packets/burst" || return 1
 	$2
 	tp_cmd stop "^Done\." || return 1
-	fwd=$(fwd_stats)
+	fwd=$(tp_fwd_stats)
 	# The device may still be working through the last ring-full.
 	sleep 1
 	tp_cmd "show port stats 0" "Tx-pps:" || return 1
@@ -183,37 +151,18 @@ diag "device $DEV, tap $TAP"
 ip link show "$TAP" >/dev/null 2>&1 && bail "$TAP exists already"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-dpdk.XXXXXX") || bail "mktemp failed"
-log=$tmp/testpmd.log
-: >"$log"
-
-# virtio-user opens the tap multiqueue whenever tun supports it, and tun
-# refuses to attach a multiqueue open to a single-queue device.
-ip tuntap add dev "$TAP" mode tap multi_queue || bail "cannot create $TAP"
+tp_tap "$TAP" || bail "cannot set up $TAP"
 tap_made=1
-# No IPv6 autoconfiguration frames mixed into the tap's counters.
-if [ -w "/proc/sys/net/ipv6/conf/$TAP/disable_ipv6" ]; then
-	echo 1 >"/proc/sys/net/ipv6/conf/$TAP/disable_ipv6"
-fi
-ip link set "$TAP" up || bail "cannot bring $TAP up"
-
-mkfifo "$tmp/in" || bail "mkfifo failed"
-# Read-write, so that the open does not wait for a reader.
-exec 3<>"$tmp/in"
 
 t0=$(now)
-# Lcore 0 reads commands, lcore 1 forwards.  4096 mbufs fit in -m 64.
-stdbuf -oL -eL dpdk-testpmd -v --no-huge -m 64 --no-pci --no-shconf -l 0-1 \
-	--no-telemetry --log-level=lib.eal:warning \
-	"--vdev=virtio_user0,path=$DEV,queues=1,queue_size=$QSIZE,iface=$TAP" \
-	-- -i --rxd=$QSIZE --txd=$QSIZE --total-num-mbufs=4096 \
-	<&3 >"$log" 2>&1 &
-tp_pid=$!
+tp_launch "$DEV" "$TAP" "$QSIZE" 4096 "$tmp/testpmd.log" ||
+	bail "cannot start testpmd"
 
-if wait_log 0 '^testpmd> ' && grep -q '^Port 0: ' "$log"; then
+if tp_wait 0 '^testpmd> ' && grep -q '^Port 0: ' "$tp_log"; then
 	ok testpmd_start
-	diag "$(grep -m1 -o 'DPDK [0-9.]*' "$log"): testpmd ready in $(elapsed "$t0") s"
+	diag "$(grep -m1 -o 'DPDK [0-9.]*' "$tp_log"): testpmd ready in $(elapsed "$t0") s"
 else
-	sed 's/^/# testpmd: /' "$log"
+	sed 's/^/# testpmd: /' "$tp_log"
 	bail "testpmd did not start its port on $DEV"
 fi
 
@@ -276,7 +225,7 @@ fi
 
 t1=$(now)
 echo quit >&3
-wait_log 0 '^Bye' || diag "testpmd did not quit cleanly"
+tp_wait 0 '^Bye' || diag "testpmd did not quit cleanly"
 wait "$tp_pid"
 rc=$?
 tp_pid=

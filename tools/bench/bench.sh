@@ -54,8 +54,9 @@ harness() { # round dev workload metrics args...
 
 # --- dpdk-testpmd over virtio-user ------------------------------------------
 
-tp_pid=
-tp_log=
+# shellcheck source=../../selftests/kvio/testpmd_lib.sh
+. "$top/selftests/kvio/testpmd_lib.sh"
+
 cleanup() {
 	[ -n "$tp_pid" ] && kill "$tp_pid" 2>/dev/null
 	ip link del "$TAP" 2>/dev/null
@@ -64,44 +65,9 @@ cleanup() {
 tmpd=$(mktemp -d /tmp/kvio-bench.XXXXXX) || exit 1
 trap cleanup EXIT
 
-tp_wait() { # mark regex
-	i=0
-	while [ "$i" -lt 600 ]; do
-		tail -n "+$(($1 + 1))" "$tp_log" | grep -Eq -- "$2" && return 0
-		kill -0 "$tp_pid" 2>/dev/null || return 1
-		sleep 0.2
-		i=$((i + 1))
-	done
-	return 1
-}
-tp_cmd() { # command regex
-	mark=$(wc -l <"$tp_log")
-	echo "$1" >&3
-	tp_wait "$mark" "$2"
-}
-# "rx tx" packets of the last forwarding run.
-tp_fwd() {
-	tail -n "+$((mark + 1))" "$tp_log" | awk '
-	/Forward statistics for port 0/ { f = 1; next }
-	f && /RX-packets:/ { rx = $2 }
-	f && /TX-packets:/ { print rx, $2; exit }'
-}
-
 tp_start() { # dev
-	ip tuntap add dev "$TAP" mode tap multi_queue || return 1
-	echo 1 >"/proc/sys/net/ipv6/conf/$TAP/disable_ipv6" 2>/dev/null
-	ip link set "$TAP" up || return 1
-	tp_log=$tmpd/testpmd.log
-	: >"$tp_log"
-	rm -f "$tmpd/in"
-	mkfifo "$tmpd/in" || return 1
-	exec 3<>"$tmpd/in"
-	stdbuf -oL -eL dpdk-testpmd --no-huge -m 128 --no-pci --no-shconf \
-		-l 0-1 --no-telemetry --log-level=lib.eal:warning \
-		"--vdev=virtio_user0,path=/dev/$1,queues=1,queue_size=$QSIZE,iface=$TAP" \
-		-- -i --rxd=$QSIZE --txd=$QSIZE --total-num-mbufs=8192 \
-		<&3 >"$tp_log" 2>&1 &
-	tp_pid=$!
+	tp_tap "$TAP" || return 1
+	tp_launch "/dev/$1" "$TAP" "$QSIZE" 8192 "$tmpd/testpmd.log" || return 1
 	tp_wait 0 '^testpmd> '
 }
 
@@ -137,7 +103,7 @@ tp_run() { # mode size feeder
 		wait "$fp" 2>/dev/null
 	fi
 	tp_cmd stop "^Done\." || return 1
-	tp_fwd
+	tp_fwd_stats
 }
 
 testpmd_round() { # round dev
