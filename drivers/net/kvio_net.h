@@ -43,6 +43,28 @@ struct kvio_net_vring {
 	struct kvio_log_entry log[KVIO_NET_IOV_MAX];
 };
 
+/*
+ * The pages TX frames are copied into for tun's batched path.  tun frees
+ * each frame's fragment when it is done with it; a page all of whose
+ * fragments came back is carved again instead of being given back to the
+ * page allocator, which would clear a fresh one (init_on_alloc) for the
+ * next batch.  @bias: page references still ours, one per unused byte
+ * slot; every fragment returned when the page count is back to @bias.
+ */
+#define KVIO_NET_FRAG_PAGES	4
+
+struct kvio_net_frag_page {
+	struct page *page;
+	unsigned int size;
+	unsigned int offset;
+	unsigned int bias;
+};
+
+struct kvio_net_frags {
+	unsigned int cur;
+	struct kvio_net_frag_page p[KVIO_NET_FRAG_PAGES];
+};
+
 struct kvio_net {
 	struct kvio_dev dev;
 	struct kvio_net_vring vrings[KVIO_NET_VQ_MAX];
@@ -52,11 +74,12 @@ struct kvio_net {
 	/* TX frames copied out for the socket's batched path, their pages */
 	unsigned int nxdp;
 	struct xdp_buff xdp[KVIO_NET_BATCH];
-	struct page_frag_cache pf_cache;
+	struct kvio_net_frags frags;
 };
 
 /* tx.c, rx.c: the data path, run by the owner's worker */
 void kvio_net_handle_tx(struct kvio_net *n);
+void kvio_net_frags_free(struct kvio_net_frags *f);
 void kvio_net_handle_rx(struct kvio_net *n);
 void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock);
 void kvio_net_flush_used(struct kvio_net_vring *nvr);

@@ -155,9 +155,7 @@ static int kvio_net_release(struct inode *inode, struct file *f)
 	mutex_unlock(&n->dev.mutex);
 	/* Wakeup callbacks may still be running on other CPUs. */
 	synchronize_rcu();
-	if (n->pf_cache.va)
-		__page_frag_cache_drain(virt_to_head_page(n->pf_cache.va),
-					n->pf_cache.pagecnt_bias);
+	kvio_net_frags_free(&n->frags);
 	kvfree(n);
 	return 0;
 }

@@ -3,7 +3,9 @@
  * kvio-net transmit: frames the guest queued on the TX ring go out
  * through the backend socket (tap, macvtap or packet socket).
  */
+#include <linux/gfp.h>
 #include <linux/if_tun.h>
+#include <linux/mm.h>
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -77,6 +79,89 @@ static void kvio_net_tx_push(struct kvio_net *n, struct socket *sock)
 	n->nxdp = 0;
 }
 
+/* A frame never spans pages; 32 KiB pages as the kernel's page_frag. */
+#define KVIO_NET_FRAG_ORDER	get_order(32768)
+/* More references than fragments a page can hold. */
+#define KVIO_NET_FRAG_BIAS	(32768U + 1)
+
+static bool kvio_net_frag_fill(struct kvio_net_frag_page *fp)
+{
+	struct page *page;
+
+	page = alloc_pages(GFP_KERNEL | __GFP_COMP | __GFP_NOWARN |
+			   __GFP_NORETRY, KVIO_NET_FRAG_ORDER);
+	fp->size = PAGE_SIZE << KVIO_NET_FRAG_ORDER;
+	if (!page) {
+		page = alloc_page(GFP_KERNEL);
+		fp->size = PAGE_SIZE;
+	}
+	if (!page) {
+		fp->page = NULL;
+		return false;
+	}
+	page_ref_add(page, KVIO_NET_FRAG_BIAS - 1);
+	fp->page = page;
+	fp->bias = KVIO_NET_FRAG_BIAS;
+	fp->offset = 0;
+	return true;
+}
+
+/* Give up our references: the page goes with its last fragment. */
+static void kvio_net_frag_drop(struct kvio_net_frag_page *fp)
+{
+	if (fp->page)
+		__page_frag_cache_drain(fp->page, fp->bias);
+	fp->page = NULL;
+}
+
+/* Start @fp over if every fragment carved from it was freed. */
+static bool kvio_net_frag_reuse(struct kvio_net_frag_page *fp)
+{
+	/* Only fragments raise the count above @bias, and only they drop. */
+	if (page_ref_count(fp->page) != fp->bias ||
+	    page_is_pfmemalloc(fp->page))
+		return false;
+	page_ref_add(fp->page, KVIO_NET_FRAG_BIAS - fp->bias);
+	fp->bias = KVIO_NET_FRAG_BIAS;
+	fp->offset = 0;
+	return true;
+}
+
+/*
+ * @len bytes (at most a page) for one frame; freed with page_frag_free()
+ * by whoever ends up with it.  The pages are used in turn, so that a page
+ * has the time of several batches to come back before it is looked at.
+ */
+static void *kvio_net_frag_alloc(struct kvio_net_frags *f, unsigned int len)
+{
+	struct kvio_net_frag_page *fp = &f->p[f->cur];
+	void *buf;
+
+	if (!fp->page || fp->offset + len > fp->size) {
+		if (fp->page) {
+			f->cur = (f->cur + 1) % KVIO_NET_FRAG_PAGES;
+			fp = &f->p[f->cur];
+		}
+		if (!fp->page || !kvio_net_frag_reuse(fp)) {
+			kvio_net_frag_drop(fp);
+			if (!kvio_net_frag_fill(fp))
+				return NULL;
+		}
+	}
+	buf = page_address(fp->page) + fp->offset;
+	fp->offset += len;
+	fp->bias--;
+	return buf;
+}
+
+void kvio_net_frags_free(struct kvio_net_frags *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < KVIO_NET_FRAG_PAGES; i++)
+		kvio_net_frag_drop(&f->p[i]);
+}
+
 /*
  * What tun does with the header on its one-frame path and not on the
  * batched one: make hdr_len cover the checksum field.
@@ -121,7 +206,7 @@ static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
 		 SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
 	if (buflen > PAGE_SIZE)
 		return -ENOSPC;
-	buf = page_frag_alloc(&n->pf_cache, buflen, GFP_KERNEL);
+	buf = kvio_net_frag_alloc(&n->frags, buflen);
 	if (!buf)
 		return -ENOMEM;
 	th = buf;
