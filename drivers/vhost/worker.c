@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The per-VM worker.  Upstream starts one thread per device; kvio starts
- * one per owner address space and shares it among all devices that owner
+ * one per owner address space and shares it among the devices that owner
  * opens, so that one VM's queues are served (and batched) by one thread.
- * Work items are queued lock-free and run in order by that thread.
+ * A VM with many queues gets one more worker per devices_per_worker
+ * devices, never more than there are CPUs.  Work items are queued
+ * lock-free and run in order by their worker's thread.
  */
 #include <linux/completion.h>
 #include <linux/list.h>
+#include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 
 #include <kvio/compat.h>
@@ -25,7 +31,32 @@ struct kvio_worker {
 	bool killed;
 	/* Orders @killed against queueing and flushing. */
 	struct mutex lock;
+	/*
+	 * Adaptive polling, run by the thread only: how long it looks for
+	 * new work before it sleeps, whether it did so since it last worked,
+	 * and when it last went idle (0: it found work while polling).
+	 */
+	u64 poll_ns;
+	bool polled;
+	u64 idle_since;
 };
+
+/*
+ * The longest the worker polls for work before it sleeps.  Upstream vhost
+ * polls only when the VMM sets VHOST_SET_VRING_BUSYLOOP_TIMEOUT; kvio's
+ * worker polls on its own, as KVM's halt polling does: the window grows
+ * while wakeups come soon after it goes idle and shrinks when they do not,
+ * so an idle or sparsely used VM does not poll.
+ */
+static unsigned int poll_max_us = 200;
+module_param(poll_max_us, uint, 0644);
+MODULE_PARM_DESC(poll_max_us, "Longest adaptive poll of a worker before it sleeps, in microseconds (0: never poll)");
+
+#define KVIO_POLL_START_NS	(10 * NSEC_PER_USEC)
+
+static unsigned int devices_per_worker = 4;
+module_param(devices_per_worker, uint, 0644);
+MODULE_PARM_DESC(devices_per_worker, "Devices of one owner a worker serves before the owner gets another, while it has fewer than the online CPUs (0: one worker per owner)");
 
 /* All workers, one per owner mm; protects the list and ->users. */
 static LIST_HEAD(kvio_workers);
@@ -66,6 +97,56 @@ bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work)
 }
 EXPORT_SYMBOL_GPL(kvio_work_queue);
 
+/* Grow or shrink the poll window after an idle spell of @idle ns. */
+static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
+{
+	u64 max = (u64)READ_ONCE(poll_max_us) * NSEC_PER_USEC;
+
+	if (idle <= max) {
+		worker->poll_ns = worker->poll_ns ? worker->poll_ns * 2 :
+				  KVIO_POLL_START_NS;
+	} else {
+		worker->poll_ns /= 2;
+		if (worker->poll_ns < KVIO_POLL_START_NS)
+			worker->poll_ns = 0;
+	}
+	worker->poll_ns = min(worker->poll_ns, max);
+}
+
+/*
+ * Look for new work for up to the poll window, while nothing else wants
+ * this CPU.  Called in TASK_INTERRUPTIBLE with the list found empty;
+ * returns true if work came (running again), false to sleep.
+ */
+static bool kvio_worker_poll(struct kvio_worker *worker)
+{
+	u64 start, end;
+
+	if (!worker->poll_ns || worker->polled)
+		return false;
+	worker->polled = true;
+	__set_current_state(TASK_RUNNING);
+	start = local_clock();
+	end = start + worker->poll_ns;
+	do {
+		if (!llist_empty(&worker->work_list)) {
+			worker->idle_since = 0;
+			return true;
+		}
+		cpu_relax();
+	} while (!need_resched() && single_task_running() &&
+		 !signal_pending(current) && local_clock() < end);
+	/* Sleep; a wakeup that raced with this sees the state first. */
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!llist_empty(&worker->work_list)) {
+		__set_current_state(TASK_RUNNING);
+		worker->idle_since = 0;
+		return true;
+	}
+	worker->idle_since = start;
+	return false;
+}
+
 static bool kvio_worker_run(void *data)
 {
 	struct kvio_worker *worker = data;
@@ -73,10 +154,18 @@ static bool kvio_worker_run(void *data)
 	struct llist_node *node;
 
 	node = llist_del_all(&worker->work_list);
-	if (!node)
-		return false;
+	if (!node) {
+		if (!worker->polled)
+			worker->idle_since = local_clock();
+		return kvio_worker_poll(worker);
+	}
 
 	__set_current_state(TASK_RUNNING);
+	if (worker->idle_since) {
+		kvio_worker_adapt(worker, local_clock() - worker->idle_since);
+		worker->idle_since = 0;
+	}
+	worker->polled = false;
 	/* llist_add() pushes at the head: run in queueing order. */
 	node = llist_reverse_order(node);
 	llist_for_each_entry_safe(work, next, node, node) {
@@ -166,23 +255,34 @@ static struct kvio_worker *kvio_worker_create(bool kthread)
 }
 
 /**
- * kvio_worker_attach - give @dev the worker of the current process
+ * kvio_worker_attach - give @dev a worker of the current process
  * @dev: a device whose owner is being set
  *
- * The first device of an owner creates the worker; later ones share it.
+ * The first device of an owner creates its worker; later ones share the
+ * least used one, or get a new one when each has devices_per_worker
+ * devices and the owner has fewer workers than there are online CPUs.
  *
  * Return: 0 or a negative errno.
  */
 int kvio_worker_attach(struct kvio_dev *dev)
 {
-	struct kvio_worker *worker;
+	unsigned int per = READ_ONCE(devices_per_worker), n = 0;
+	struct kvio_worker *worker, *least = NULL;
 
 	mutex_lock(&kvio_workers_lock);
 	list_for_each_entry(worker, &kvio_workers, node) {
-		if (worker->mm == current->mm && !READ_ONCE(worker->killed)) {
-			worker->users++;
-			goto found;
-		}
+		if (worker->mm != current->mm || READ_ONCE(worker->killed))
+			continue;
+		n++;
+		if (!least || worker->users < least->users)
+			least = worker;
+	}
+	/* Another worker once each has its share, up to one per CPU. */
+	if (least && (!per || least->users < per ||
+		      n >= num_online_cpus())) {
+		worker = least;
+		worker->users++;
+		goto found;
 	}
 	worker = kvio_worker_create(!dev->fork_owner);
 	if (IS_ERR(worker)) {

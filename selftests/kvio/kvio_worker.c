@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The per-VM worker of kvio-net: one thread per owner process, shared by
- * all of its devices, named kvio-<owner pid>, in the owner's cgroups, and
- * gone once the owner's last device is reset or closed, or the owner dies.
+ * its devices (one more per devices_per_worker devices, up to the online
+ * CPUs), named kvio-<owner pid>, in the owner's cgroups, and gone once the
+ * owner's last device is reset or closed, or the owner dies.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -133,6 +134,68 @@ TEST(one_worker_per_owner)
 	close(a);
 	EXPECT_EQ(1, wait_threads(name, 1));
 	close(b);
+	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+#define PER_WORKER "/sys/module/kvio_vhost/parameters/devices_per_worker"
+
+static int param_rw(const char *path, unsigned int *old, unsigned int val)
+{
+	FILE *f = fopen(path, "r+");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%u", old) == 1 && !fseek(f, 0, SEEK_SET) &&
+	    fprintf(f, "%u\n", val) > 0)
+		ret = 0;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+/* Workers an owner of @ndev devices has with @per devices per worker. */
+static int workers_for(int ndev, int per)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int n = (ndev + per - 1) / per;
+
+	return n < ncpu ? n : ncpu;
+}
+
+TEST(many_devices_more_workers)
+{
+	unsigned int saved, dummy;
+	int fd[8], i, n;
+	char name[32];
+
+	worker_name(name, sizeof(name), getpid());
+	ASSERT_EQ(0, param_rw(PER_WORKER, &saved, 2));
+	for (i = 0; i < 8; i++) {
+		fd[i] = open_owned();
+		ASSERT_LE(0, fd[i]);
+		/* A new worker only once each has two devices. */
+		n = workers_for(i + 1, 2);
+		EXPECT_EQ(n, wait_threads(name, n));
+	}
+	TH_LOG("8 devices, 2 per worker, %ld CPUs: %d workers",
+	       sysconf(_SC_NPROCESSORS_ONLN), count_threads(name));
+	/* Workers go with their last device. */
+	for (i = 0; i < 8; i++)
+		close(fd[i]);
+	EXPECT_EQ(0, wait_threads(name, 0));
+
+	/* 0: one worker per owner, whatever the number of devices. */
+	ASSERT_EQ(0, param_rw(PER_WORKER, &dummy, 0));
+	for (i = 0; i < 8; i++) {
+		fd[i] = open_owned();
+		ASSERT_LE(0, fd[i]);
+	}
+	n = wait_threads(name, 1);
+	for (i = 0; i < 8; i++)
+		close(fd[i]);
+	ASSERT_EQ(0, param_rw(PER_WORKER, &dummy, saved));
+	EXPECT_EQ(1, n);
 	EXPECT_EQ(0, wait_threads(name, 0));
 }
 
