@@ -165,6 +165,8 @@ while [ "$r" -le "$rounds" ]; do
 		fi
 		if want latency; then
 			harness "$r" "$d" pingpong "p50_us p99_us" pingpong --size 64 --count 2000
+			harness "$r" "$d" pingpong_2cpu "p50_us p99_us" pingpong --size 64 \
+				--count 2000 --pin split
 		fi
 		if want multi; then
 			harness "$r" "$d" "8dev_1owner" "pps workers worker_ns_per_pkt" \

@@ -22,6 +22,11 @@
  *
  * --ring is the ring size (default 256), --batch the buffers published
  * per avail index update and the frames per sendmmsg() (default 32).
+ * --pin says where the threads run: "split" puts the device's worker on
+ * CPU 1 and the driver (and the rx sender, the pingpong echo) on CPU 0,
+ * "same" all of them on the CPU the program started on, "none" leaves
+ * them to the scheduler.  Default: split for tx and rx with one device,
+ * same for pingpong, none with several devices.
  * Results go to stdout as "RESULT key=value ..." lines, errors to stderr
  * with a non-zero exit status; a global deadline (alarm()) turns a device
  * that stops responding into an error instead of a hang.
@@ -71,6 +76,7 @@
 #define Q_TX		1
 
 enum mode { M_TX, M_RX, M_PINGPONG };
+enum pin_mode { PIN_DEFAULT, PIN_NONE, PIN_SAME, PIN_SPLIT };
 
 /* Phases of a tx or rx run, set by the controller, followed by drivers. */
 enum phase { PH_SETUP, PH_WARM, PH_RUN, PH_STOP, PH_EXIT };
@@ -80,6 +86,7 @@ struct opts {
 	const char *name;	/* basename of dev */
 	char prefix[32];	/* worker thread names start with this */
 	enum mode mode;
+	enum pin_mode pin;
 	unsigned int size, secs, count, devices, owners, ring, batch;
 };
 
@@ -143,6 +150,8 @@ static struct opts opt = {
 };
 
 static struct shared *sh;
+
+static void pin_split(void);
 static pid_t children[MAX_DEVS];
 static int nchildren;
 static pthread_t threads[MAX_DEVS];
@@ -748,6 +757,8 @@ static void *tx_driver(void *arg)
 	struct bdev d;
 
 	dev_setup(&d, index);
+	if (opt.pin == PIN_SPLIT)
+		pin_split();
 	set_backend(&d, d.tap);
 	d.tap_stat0 = tap_stat(&d, "rx_packets");
 	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
@@ -868,6 +879,8 @@ static void *rx_driver(void *arg)
 
 	(void)arg;
 	dev_setup(&d, 0);
+	if (opt.pin == PIN_SPLIT)
+		pin_split();
 	/* the ring full before the device looks at it */
 	vq_post(&d.vq[Q_RX], opt.ring);
 	set_backend(&d, d.tap);
@@ -1011,6 +1024,28 @@ static void pin_worker(struct pin *p)
 			opt.name, opt.prefix, (int)getpid());
 }
 
+/*
+ * --pin split, after VHOST_SET_OWNER: the worker alone on CPU 1, the
+ * calling thread (and the threads it starts later) on CPU 0, so that the
+ * device's work has a CPU of its own in every run, whatever the
+ * scheduler would have made of three busy threads on two CPUs.
+ */
+static void pin_split(void)
+{
+	struct pin p;
+
+	memset(&p, 0, sizeof(p));
+	CPU_SET(1, &p.set);
+	workers_scan(worker_pin, &p);
+	if (!p.n)
+		die("--pin split: no worker %s%d to pin", opt.prefix,
+		    (int)getpid());
+	CPU_ZERO(&p.set);
+	CPU_SET(0, &p.set);
+	if (sched_setaffinity(0, sizeof(p.set), &p.set))
+		die("sched_setaffinity: %s", strerror(errno));
+}
+
 /* The controller of a tx or rx run */
 
 static void start_drivers(int first, int n, void *(*fn)(void *))
@@ -1142,7 +1177,8 @@ static void report(const struct tally *t, double secs,
 		       (unsigned long long)t->wire);
 	else
 		report_rx(t, secs);
-	printf(" ring=%u batch=%u secs=%.2f\n", opt.ring, opt.batch, secs);
+	printf(" ring=%u batch=%u secs=%.2f pin=%s\n", opt.ring, opt.batch, secs,
+	       opt.pin == PIN_SPLIT ? "split" : "none");
 	fflush(stdout);
 }
 
@@ -1313,8 +1349,11 @@ static void pp_report(__u64 *lat, unsigned int n, int cpu)
 	printf(" p50_us=%.1f p90_us=%.1f p99_us=%.1f mean_us=%.1f",
 	       pct_us(lat, n, 0.5), pct_us(lat, n, 0.9), pct_us(lat, n, 0.99),
 	       sum / n / 1e3);
-	printf(" min_us=%.1f max_us=%.1f cpu=%d\n", lat[0] / 1e3,
-	       lat[n - 1] / 1e3, cpu);
+	printf(" min_us=%.1f max_us=%.1f", lat[0] / 1e3, lat[n - 1] / 1e3);
+	if (opt.pin == PIN_SPLIT)
+		printf(" pin=split\n");
+	else
+		printf(" pin=same cpu=%d\n", cpu);
 	fflush(stdout);
 }
 
@@ -1352,7 +1391,10 @@ static int run_pingpong(void)
 		die("calloc: %s", strerror(errno));
 	cpu = pin_self(&pin);
 	dev_setup(&d, 0);
-	pin_worker(&pin);
+	if (opt.pin == PIN_SPLIT)
+		pin_split();
+	else
+		pin_worker(&pin);
 	d.vq[Q_RX].avail->flags = 0;
 	vq_post(&d.vq[Q_RX], opt.ring);
 	set_backend(&d, d.tap);
@@ -1380,7 +1422,8 @@ static noreturn void bad_usage(void)
 {
 	fprintf(stderr,
 		"usage: kvio_bench DEV tx|rx|pingpong [--size BYTES] [--secs S] [--count N]\n"
-		"                  [--devices N] [--owners N] [--ring N] [--batch N]\n");
+		"                  [--devices N] [--owners N] [--ring N] [--batch N]\n"
+		"                  [--pin split|same|none]\n");
 	exit(2);
 }
 
@@ -1415,6 +1458,12 @@ static void parse_opt(const char *name, const char *val)
 		opt.ring = num_arg(val, 2, 32768);
 	else if (!strcmp(name, "--batch"))
 		opt.batch = num_arg(val, 1, MAX_BATCH);
+	else if (!strcmp(name, "--pin") && !strcmp(val, "split"))
+		opt.pin = PIN_SPLIT;
+	else if (!strcmp(name, "--pin") && !strcmp(val, "same"))
+		opt.pin = PIN_SAME;
+	else if (!strcmp(name, "--pin") && !strcmp(val, "none"))
+		opt.pin = PIN_NONE;
 	else
 		bad_usage();
 }
@@ -1457,6 +1506,17 @@ static void parse_args(int argc, char **argv)
 	}
 	if (opt.devices * opt.owners > MAX_DEVS)
 		bad_usage();
+	if (opt.pin == PIN_DEFAULT)
+		opt.pin = opt.mode == M_PINGPONG ? PIN_SAME :
+			  opt.devices * opt.owners == 1 ? PIN_SPLIT : PIN_NONE;
+	if (opt.pin == PIN_SPLIT && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		fprintf(stderr, "kvio_bench: --pin split needs two CPUs\n");
+		bad_usage();
+	}
+	if (opt.pin == PIN_SAME && opt.mode != M_PINGPONG) {
+		fprintf(stderr, "kvio_bench: --pin same is for pingpong\n");
+		bad_usage();
+	}
 	set_names();
 }
 

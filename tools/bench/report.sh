@@ -44,7 +44,7 @@ function goal(w, metric) {
 	if (w ~ /^tx64$/) return ">=1.5"
 	if (w ~ /^rx64$/) return ">=1.3"
 	if (w ~ /1500$/) return ">=1.2"
-	if (w == "pingpong") return "<=0.8"
+	if (w ~ /^pingpong/) return "<=0.8"
 	if (w == "8dev_8owners") return ">=1.5"
 	return "-"
 }
