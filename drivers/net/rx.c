@@ -67,6 +67,17 @@ static size_t kvio_net_rx_peek(struct kvio_net_vring *nvr, struct socket *sock)
 	return kvio_net_ptr_len(nvr->rxq[nvr->rxq_head]);
 }
 
+/* For busy polling: are frames waiting on the backend? */
+static bool kvio_net_rx_ready(void *arg)
+{
+	struct kvio_net_vring *nvr = arg;
+	struct socket *sock = nvr->vr.backend;
+
+	if (nvr->rx_ring)
+		return !ptr_ring_empty(nvr->rx_ring);
+	return !skb_queue_empty_lockless(&sock->sk->sk_receive_queue);
+}
+
 /* The frame kvio_net_rx_peek() saw, for recvmsg() to consume; or NULL. */
 static void *kvio_net_rx_take(struct kvio_net_vring *nvr)
 {
@@ -254,13 +265,26 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 	ssize_t len;
 
 	kvio_ring_disable_notify(vr);
-	while ((sock_len = kvio_net_rx_peek(nvr, sock))) {
+	for (;;) {
+		sock_len = kvio_net_rx_peek(nvr, sock);
+		if (!sock_len) {
+			if (!vr->busyloop_timeout)
+				break;
+			/* The guest gets what came before the wait. */
+			kvio_net_flush_used(nvr);
+			if (!kvio_ring_busyloop(vr, false, kvio_net_rx_ready,
+						nvr))
+				break;
+			continue;
+		}
 		len = kvio_net_rx_one(nvr, sock, sock_len + nvr->sock_hlen);
 
 		if (len < 0)
 			break;
 		if (!len) {
 			/* Out of buffers: wait for a kick, unless one raced. */
+			if (kvio_ring_busyloop(vr, true, NULL, NULL))
+				continue;
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);

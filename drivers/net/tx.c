@@ -285,6 +285,13 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 		if (head < 0)
 			break;
 		if (head == vr->num) {
+			if (vr->busyloop_timeout) {
+				/* What is done goes out before the wait. */
+				kvio_net_tx_push(n, sock);
+				kvio_net_flush_used(nvr);
+				if (kvio_ring_busyloop(vr, true, NULL, NULL))
+					continue;
+			}
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);

@@ -6,6 +6,10 @@
  * malformed breaks only this ring (kvio_ring_break()) until the VMM
  * restarts it.
  */
+#include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
@@ -396,3 +400,49 @@ bool kvio_ring_enable_notify(struct kvio_vring *vr)
 	return vr->avail_idx != seen;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_enable_notify);
+
+/* Has the guest published buffers the worker has not seen? */
+static bool kvio_ring_avail_moved(struct kvio_vring *vr)
+{
+	__virtio16 idx;
+
+	/* A fault is for kvio_ring_pop() to report: say yes. */
+	if (get_user(idx, &vr->avail->idx))
+		return true;
+	return kvio16_to_cpu(vr, idx) != vr->avail_idx;
+}
+
+/**
+ * kvio_ring_busyloop - poll as VHOST_SET_VRING_BUSYLOOP_TIMEOUT asks
+ * @vr: the ring; its mutex is held
+ * @avail: wait for the guest to add buffers
+ * @ready: the other thing to wait for (e.g. frames on the socket), or NULL
+ * @arg: argument for @ready
+ *
+ * Spins for up to the ring's busyloop timeout, while nothing else wants
+ * the CPU and no other work is queued for the worker, until the guest
+ * adds buffers (if @avail) or @ready says so.  The guest's notifications
+ * stay off meanwhile, as with upstream's busy polling.
+ *
+ * Return: true if there is something to do.
+ */
+bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
+			bool (*ready)(void *), void *arg)
+{
+	u64 end;
+
+	if (!vr->busyloop_timeout || vr->broken)
+		return false;
+	end = local_clock() + (u64)vr->busyloop_timeout * NSEC_PER_USEC;
+	do {
+		if ((avail && kvio_ring_avail_moved(vr)) || (ready && ready(arg)))
+			return true;
+		/* Other rings' work runs once this handler returns. */
+		if (kvio_work_pending(vr->dev))
+			return false;
+		cpu_relax();
+	} while (!need_resched() && single_task_running() &&
+		 !signal_pending(current) && local_clock() < end);
+	return false;
+}
+EXPORT_SYMBOL_GPL(kvio_ring_busyloop);

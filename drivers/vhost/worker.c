@@ -147,6 +147,15 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 	return false;
 }
 
+/* Is work queued on @dev's worker (its own or other devices')? */
+bool kvio_work_pending(struct kvio_dev *dev)
+{
+	struct kvio_worker *worker = READ_ONCE(dev->worker);
+
+	return worker && !llist_empty(&worker->work_list);
+}
+EXPORT_SYMBOL_GPL(kvio_work_pending);
+
 static bool kvio_worker_run(void *data)
 {
 	struct kvio_worker *worker = data;

@@ -170,6 +170,8 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 void kvio_ring_signal(struct kvio_vring *vr);
 void kvio_ring_disable_notify(struct kvio_vring *vr);
 bool kvio_ring_enable_notify(struct kvio_vring *vr);
+bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
+			bool (*ready)(void *), void *arg);
 
 /* log.c */
 int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
@@ -191,6 +193,7 @@ long kvio_set_mem_table(struct kvio_dev *dev,
 /* worker.c */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
 bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work);
+bool kvio_work_pending(struct kvio_dev *dev);
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 		    struct kvio_dev *dev);
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);

@@ -288,6 +288,12 @@ static void ndp_vq_setup(struct ndp *g, unsigned int idx)
 	snprintf(label, sizeof(label), "q%u.base", idx);
 	kvio_state(g->c, label, g->dev, VHOST_SET_VRING_BASE, idx,
 		   g->cfg->base);
+	if (g->cfg->flags & NDP_BUSYLOOP) {
+		/* QEMU's poll-us=50: the worker polls the ring when idle. */
+		snprintf(label, sizeof(label), "q%u.busyloop", idx);
+		kvio_state(g->c, label, g->dev,
+			   VHOST_SET_VRING_BUSYLOOP_TIMEOUT, idx, 50);
+	}
 	snprintf(label, sizeof(label), "q%u.addr", idx);
 	kvio_addr(g->c, label, g->dev, &a);
 	q->kick = ndp_vq_fd(g, "kick", VHOST_SET_VRING_KICK, idx);

@@ -314,6 +314,17 @@ FIXTURE_VARIANT_ADD(datapath, suppressed_flags) {
 		 .flags = NDP_SUPPRESS, .tx = 100, .rx = 100 },
 };
 
+/* The VMM asks for busy polling (QEMU's poll-us=): both rings spin. */
+FIXTURE_VARIANT_ADD(datapath, busyloop_256) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU, .flags = NDP_BUSYLOOP,
+		 .tx = 300, .rx = 300 },
+};
+
+FIXTURE_VARIANT_ADD(datapath, busyloop_plain_64) {
+	.cfg = { .num = 64, .flags = NDP_BUSYLOOP | NDP_SUPPRESS, .tx = 200,
+		 .rx = 200 },
+};
+
 /* vhost, not the tap, handles the vnet header (QEMU's vnet_hdr=off) */
 FIXTURE_VARIANT_ADD(datapath, vhost_hdr_256) {
 	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_VHOST_HDR,

@@ -46,6 +46,7 @@
 #define NDP_MACVTAP	0x1	/* macvtap on a veth instead of a tap */
 #define NDP_SUPPRESS	0x2	/* the driver asks for no used notifications */
 #define NDP_DIRTY	0x4	/* dirty log on, checked after the traffic */
+#define NDP_BUSYLOOP	0x8	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT on both rings */
 
 enum ndp_queue { NDP_RX, NDP_TX };
 
