@@ -178,6 +178,11 @@ build_initramfs() { # kver init conf dest
 	done
 	cp "$3" "$st/kvio.conf" && cp "$2" "$st/init" && chmod 755 "$st/init" ||
 		return 1
+	# The caller's own files: $initramfs_extra names a function that
+	# adds them to the staging directory it is given.
+	if [ -n "${initramfs_extra:-}" ]; then
+		"$initramfs_extra" "$st" || return 1
+	fi
 	(cd "$st" && find . | cpio -o -H newc -R 0:0 --quiet) >"$4"
 }
 

@@ -129,17 +129,17 @@ testpmd_round() { # round dev
 # --- a nested guest ---------------------------------------------------------
 
 nested_round() { # round dev
-	log=$tmpd/nested.log
-	KVIO_VHOST_DEV=/dev/$2 sh "$top/selftests/kvio/qemu_vhostfd.sh" \
-		"$top/build/selftests" >"$log" 2>&1
-	# "# guest -> host: 4096 KiB, 2544 KiB/s" and the ping's average
-	g2h=$(sed -n 's/^# guest -> host: .*, \([0-9]*\) KiB\/s$/\1/p' "$log")
-	h2g=$(sed -n 's/^# host -> guest: .*, \([0-9]*\) KiB\/s$/\1/p' "$log")
-	rtt=$(sed -n 's/^# guest -> host: .*min\/avg\/max = [0-9.]*\/\([0-9.]*\)\/.*/\1/p' "$log")
-	[ -n "$g2h" ] && row "$1" "$2" nested guest_to_host KiB_s "$g2h"
-	[ -n "$h2g" ] && row "$1" "$2" nested host_to_guest KiB_s "$h2g"
-	[ -n "$rtt" ] && row "$1" "$2" nested ping_rtt ms "$rtt"
-	note "$2: nested guest: g2h ${g2h:-?} KiB/s, h2g ${h2g:-?} KiB/s, rtt ${rtt:-?} ms"
+	line=$(sh "$top/tools/bench/nested_iperf.sh" "/dev/$2" 2>"$tmpd/err" |
+		grep '^RESULT ' | tail -n 1)
+	if [ -z "$line" ]; then
+		note "$2 nested: $(tail -n 5 "$tmpd/err")"
+		return 1
+	fi
+	for k in g2h_mbps h2g_mbps rtt_ms; do
+		v=$(echo "$line" | tr ' ' '\n' | sed -n "s/^$k=//p")
+		[ -n "$v" ] && row "$1" "$2" nested iperf3 "$k" "$v"
+	done
+	note "$2 nested: $line"
 }
 
 # --- the rounds -------------------------------------------------------------

@@ -980,16 +980,17 @@ static void workers_sample(struct wstat *w)
 struct pin {
 	cpu_set_t set;
 	int n;
+	pid_t owner;	/* the thread that called VHOST_SET_OWNER */
 };
 
-/* Ours is named after the owner: <prefix><pid>. */
+/* Named after the thread that set the owner: <prefix><tid>. */
 static void worker_pin(const char *task, const char *comm, void *arg)
 {
 	const char *tid = strrchr(task, '/') + 1;
 	struct pin *p = arg;
 	char name[48];
 
-	snprintf(name, sizeof(name), "%s%d", opt.prefix, (int)getpid());
+	snprintf(name, sizeof(name), "%s%d", opt.prefix, (int)p->owner);
 	if (strcmp(comm, name))
 		return;
 	if (sched_setaffinity(atoi(tid), sizeof(p->set), &p->set))
@@ -1010,6 +1011,7 @@ static int pin_self(struct pin *p)
 	int cpu = sched_getcpu();
 
 	memset(p, 0, sizeof(*p));
+	p->owner = gettid();
 	CPU_SET(cpu < 0 ? 0 : cpu, &p->set);
 	if (sched_setaffinity(0, sizeof(p->set), &p->set))
 		die("sched_setaffinity: %s", strerror(errno));
@@ -1021,7 +1023,7 @@ static void pin_worker(struct pin *p)
 	workers_scan(worker_pin, p);
 	if (!p->n)
 		fprintf(stderr, "kvio_bench: %s: no worker %s%d to pin\n",
-			opt.name, opt.prefix, (int)getpid());
+			opt.name, opt.prefix, (int)p->owner);
 }
 
 /*
@@ -1035,11 +1037,12 @@ static void pin_split(void)
 	struct pin p;
 
 	memset(&p, 0, sizeof(p));
+	p.owner = gettid();
 	CPU_SET(1, &p.set);
 	workers_scan(worker_pin, &p);
 	if (!p.n)
 		die("--pin split: no worker %s%d to pin", opt.prefix,
-		    (int)getpid());
+		    (int)p.owner);
 	CPU_ZERO(&p.set);
 	CPU_SET(0, &p.set);
 	if (sched_setaffinity(0, sizeof(p.set), &p.set))

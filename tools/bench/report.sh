@@ -36,7 +36,7 @@ function median(k, d,    m, i, j, t, a) {
 }
 # Metrics where less is better.
 function lower(metric) {
-	return metric ~ /_us$|^ms$|ns_per_pkt|^workers$/
+	return metric ~ /_us$|_ms$|ns_per_pkt|^workers$/
 }
 function goal(w, metric) {
 	if (metric != "pps" && metric != "p50_us")

@@ -1,0 +1,134 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The nested-guest workload of make bench: QEMU boots a small Linux guest
+# (busybox, iperf3 and the virtio modules of a Debian kernel in an
+# initramfs) whose virtio-net NIC is served by the vhost device under test
+# (-netdev tap,vhost=on,vhostfd=3, as libvirt hands it over).  The guest
+# pings this host, then runs iperf3 against an iperf3 server here, one TCP
+# stream each way:
+#
+#   iperf3 -c HOST -t SECS        guest -> host
+#   iperf3 -c HOST -t SECS -R     host -> guest
+#
+# and the script prints one line
+#
+#   RESULT dev=NAME accel=kvm g2h_mbps=N h2g_mbps=N rtt_ms=N
+#
+# (the receivers' rates; rtt: the guest's ping average), or explains why
+# not on stderr and exits non-zero.  Like the selftests' nested guests it
+# runs with one CPU of the test VM online (nested_lib.sh one_cpu), so the
+# guest's vCPU, the device's worker and the iperf3 server share that CPU.
+#
+# usage: nested_iperf.sh DEV [SECS]   (default 8 seconds per direction)
+# env:   KVIO_NESTED_KERNEL, KVIO_NESTED_ACCEL as for qemu_vhostfd.sh
+# Needs root, /dev/net/tun, qemu-system-x86_64, busybox-static, cpio,
+# iperf3; creates the tap kvi0 with 192.168.79.1/24: run it in a throwaway
+# VM (tools/vm/run).
+set -u
+
+DEV=${1:?usage: nested_iperf.sh DEV [SECS]}
+SECS=${2:-8}
+here=$(cd "$(dirname "$0")" && pwd)
+ACCEL=${KVIO_NESTED_ACCEL:-auto}
+TAP=kvi0
+HOST=192.168.79.1
+GUEST=192.168.79.2
+MAC=52:54:00:79:00:02
+NAMES=nested_iperf
+NTESTS=1
+
+qpid=
+# shellcheck source=../../selftests/kvio/nested_lib.sh
+. "$here/../../selftests/kvio/nested_lib.sh"
+
+cleanup() {
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	nested_cleanup
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+	echo "nested_iperf: $*" >&2
+	exit 1
+}
+# nested_lib.sh's KTAP exits are failures here.
+skip_all() { fail "$1"; }
+bail() { fail "$1"; }
+
+write_guest_init() {
+	guest_init_head
+	cat <<'EOF'
+for d in /sys/class/net/*; do
+	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
+done
+ip link set lo up
+ip addr add "$GUEST/24" dev "$ifa" && ip link set "$ifa" up
+i=0
+while ! ping -c 1 -W 1 "$HOST" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ "$i" -lt 60 ] || break
+done
+say ping "$(ping -c 20 -i 0.2 "$HOST" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
+# The receiver's line of each run, in Kbits/sec.
+rate() { sed -n 's|.* \([0-9.]*\) Kbits/sec.*receiver.*|\1|p' | tail -n 1; }
+say g2h "$(iperf3 -c "$HOST" -t "$SECS" -f k 2>&1 | rate)"
+say h2g "$(iperf3 -c "$HOST" -t "$SECS" -f k -R 2>&1 | rate)"
+say 'done'
+exec sleep 3600
+EOF
+}
+
+# iperf3 and the libraries it loads, at their paths, into the initramfs.
+add_iperf3() { # staging dir
+	for f in /usr/bin/iperf3 $(ldd /usr/bin/iperf3 | grep -o '/[^ ]*'); do
+		mkdir -p "$1${f%/*}" && cp -L "$f" "$1$f" || return 1
+	done
+	mkdir -p "$1/tmp"
+}
+
+[ "$(id -u)" -eq 0 ] || fail "must run as root"
+[ -c "$DEV" ] || fail "$DEV is not a character device"
+command -v iperf3 >/dev/null 2>&1 || fail "iperf3 not installed"
+nested_require
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-iperf.XXXXXX") || fail "mktemp failed"
+write_guest_init >"$tmp/init"
+echo "HOST=$HOST GUEST=$GUEST MAC=$MAC SECS=$SECS" >"$tmp/conf"
+initramfs_extra=add_iperf3
+build_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
+	fail "cannot build the guest's initramfs"
+pick_boot "$kver"
+make_tap "$TAP" "$HOST" || fail "cannot set up $TAP"
+iperf3 -s -B "$HOST" >"$tmp/iperf3.log" 2>&1 &
+bg_pids=$!
+pick_accel >/dev/null
+
+: >"$tmp/console"
+# shellcheck disable=SC2086 # $boot and the accelerator words are lists
+qemu-system-x86_64 $(accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
+	-nodefaults -display none -no-reboot \
+	$boot -initrd "$tmp/initramfs.cpio" \
+	-append "console=ttyS0 loglevel=3 panic=-1" \
+	-chardev "file,id=con,path=$tmp/console" -serial chardev:con \
+	-netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no,vhost=on,vhostfd=3" \
+	-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" \
+	3<>"$DEV" </dev/null >"$tmp/qemu.log" 2>&1 &
+qpid=$!
+
+# Boot (nested KVM: ~40 s; TCG: minutes), then the two runs.
+if ! wait_console 'done' "$tmp/console" $((600 + 4 * SECS)) "$qpid"; then
+	sed 's/^/nested_iperf: qemu: /' "$tmp/qemu.log" >&2
+	tail -n 10 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
+	fail "the guest did not finish under $ACCEL"
+fi
+grep -Eiq 'vhost|falling back' "$tmp/qemu.log" &&
+	fail "QEMU reported trouble with vhost: $(cat "$tmp/qemu.log")"
+g2h=$(console_say g2h "$tmp/console")
+h2g=$(console_say h2g "$tmp/console")
+rtt=$(console_say ping "$tmp/console")
+[ -n "$g2h" ] && [ -n "$h2g" ] ||
+	fail "iperf3 gave no rate (g2h '$g2h', h2g '$h2g'); server: $(tail -n 5 "$tmp/iperf3.log")"
+awk -v d="${DEV##*/}" -v a="$ACCEL" -v g="$g2h" -v h="$h2g" -v r="${rtt:-0}" \
+	'BEGIN { printf "RESULT dev=%s accel=%s g2h_mbps=%.2f h2g_mbps=%.2f rtt_ms=%s\n", d, a, g / 1000, h / 1000, r }'
