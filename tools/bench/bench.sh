@@ -14,8 +14,9 @@
 #                                     the guest's files stay in the VM)
 # env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #        KVIO_BENCH_ONLY     workloads to run, a list of words out of
-#                            harness testpmd multi latency nested (default all
-#                            but nested; "nested" adds a nested guest each)
+#                            harness latency multi testpmd nested (default
+#                            all; nested boots a nested guest per device
+#                            and round, about 75 s each)
 set -u
 
 top=$1
@@ -23,7 +24,7 @@ out=$2
 [ "$out" = - ] && out=${KVIO_OUT:?not in a tools/vm/run guest}/bench.csv
 rounds=${3:-3}
 secs=${KVIO_BENCH_SECS:-4}
-only=${KVIO_BENCH_ONLY:-harness testpmd multi latency}
+only=${KVIO_BENCH_ONLY:-harness latency multi testpmd nested}
 bench=$top/build/bench/kvio_bench
 rawsend=$top/build/selftests/helper_rawsend
 TAP=kvbp0

@@ -74,8 +74,12 @@ done
 say ping "$(ping -c 20 -i 0.2 "$HOST" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
 # The receiver's line of each run, in Kbits/sec.
 rate() { sed -n 's|.* \([0-9.]*\) Kbits/sec.*receiver.*|\1|p' | tail -n 1; }
-say g2h "$(iperf3 -c "$HOST" -t "$SECS" -f k 2>&1 | rate)"
-say h2g "$(iperf3 -c "$HOST" -t "$SECS" -f k -R 2>&1 | rate)"
+/usr/bin/iperf3 -c "$HOST" -t "$SECS" -f k >/g2h 2>&1
+say g2h "$(rate </g2h)"
+/usr/bin/iperf3 -c "$HOST" -t "$SECS" -f k -R >/h2g 2>&1
+say h2g "$(rate </h2g)"
+# What iperf3 said, for the host's diagnostics.
+tail -n 4 /g2h /h2g
 say 'done'
 exec sleep 3600
 EOF
@@ -128,7 +132,10 @@ grep -Eiq 'vhost|falling back' "$tmp/qemu.log" &&
 g2h=$(console_say g2h "$tmp/console")
 h2g=$(console_say h2g "$tmp/console")
 rtt=$(console_say ping "$tmp/console")
-[ -n "$g2h" ] && [ -n "$h2g" ] ||
-	fail "iperf3 gave no rate (g2h '$g2h', h2g '$h2g'); server: $(tail -n 5 "$tmp/iperf3.log")"
+if [ -z "$g2h" ] || [ -z "$h2g" ]; then
+	tail -n 20 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
+	sed 's/^/nested_iperf: server: /' "$tmp/iperf3.log" >&2
+	fail "iperf3 gave no rate (g2h '$g2h', h2g '$h2g')"
+fi
 awk -v d="${DEV##*/}" -v a="$ACCEL" -v g="$g2h" -v h="$h2g" -v r="${rtt:-0}" \
 	'BEGIN { printf "RESULT dev=%s accel=%s g2h_mbps=%.2f h2g_mbps=%.2f rtt_ms=%s\n", d, a, g / 1000, h / 1000, r }'
