@@ -115,8 +115,11 @@ static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
 
 /*
  * Look for new work for up to the poll window, while nothing else wants
- * this CPU.  Called in TASK_INTERRUPTIBLE with the list found empty;
- * returns true if work came (running again), false to sleep.
+ * this CPU.  Called with the list found empty, in TASK_INTERRUPTIBLE, and
+ * left so: a wakeup meanwhile (new work, or the thread's owner asking it
+ * to stop) makes the task running, which ends the poll with true, and the
+ * caller looks at its stop condition again; false: go to sleep, and any
+ * wakeup from now on makes schedule() return at once.
  */
 static bool kvio_worker_poll(struct kvio_worker *worker)
 {
@@ -125,24 +128,18 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 	if (!worker->poll_ns || worker->polled)
 		return false;
 	worker->polled = true;
-	__set_current_state(TASK_RUNNING);
 	start = local_clock();
 	end = start + worker->poll_ns;
 	do {
-		if (!llist_empty(&worker->work_list)) {
+		if (!llist_empty(&worker->work_list) ||
+		    task_is_running(current)) {
+			__set_current_state(TASK_RUNNING);
 			worker->idle_since = 0;
 			return true;
 		}
 		cpu_relax();
 	} while (!need_resched() && single_task_running() &&
 		 !signal_pending(current) && local_clock() < end);
-	/* Sleep; a wakeup that raced with this sees the state first. */
-	set_current_state(TASK_INTERRUPTIBLE);
-	if (!llist_empty(&worker->work_list)) {
-		__set_current_state(TASK_RUNNING);
-		worker->idle_since = 0;
-		return true;
-	}
 	worker->idle_since = start;
 	return false;
 }

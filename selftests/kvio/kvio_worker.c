@@ -8,10 +8,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -280,6 +282,79 @@ static int read_cgroup(const char *path, char *buf, size_t len)
 static int find_thread(const char *name, char *path, size_t len)
 {
 	return scan_threads(name, path, len) == 1 ? 0 : -1;
+}
+
+#define POLL_MAX "/sys/module/kvio_vhost/parameters/poll_max_us"
+
+/*
+ * The owner of close_while_polling, in a child: kicks every 0.5 ms grow
+ * the worker's poll window, then the close() lands inside a poll.
+ * Returns 0 once close() returned, > 0 if the setup failed.
+ */
+static int poll_then_close(void)
+{
+	struct vhost_vring_file kick = { .index = 0 };
+	char name[32], path[600];
+	__u64 one = 1;
+	cpu_set_t set;
+	int fd, i;
+
+	worker_name(name, sizeof(name), getpid());
+	fd = open_owned();
+	kick.fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0 || kick.fd < 0 || ioctl(fd, VHOST_SET_VRING_KICK, &kick) ||
+	    find_thread(name, path, sizeof(path)))
+		return 2;
+	/* The worker on a CPU of its own: nothing there cuts its poll. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		if (sched_setaffinity(atoi(strrchr(path, '/') + 1),
+				      sizeof(set), &set))
+			return 3;
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			return 3;
+	}
+	for (i = 0; i < 50; i++) {
+		if (write(kick.fd, &one, sizeof(one)) != sizeof(one))
+			return 4;
+		usleep(500);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The worker polls for work before it sleeps.  The owner's last close()
+ * asks the thread to stop, maybe while it polls: that request must end
+ * the poll and the thread, not be lost (close() stuck for good in
+ * vhost_task_stop() or kthread_stop()).  A 100 ms poll window makes the
+ * close land inside a poll.
+ */
+TEST(close_while_polling)
+{
+	unsigned int saved, dummy;
+	int i, status = -1;
+	pid_t pid;
+
+	ASSERT_EQ(0, param_rw(POLL_MAX, &saved, 100000));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(poll_then_close());
+	for (i = 0; i < 10000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(1000);
+	}
+	param_rw(POLL_MAX, &dummy, saved);
+	ASSERT_LT(i, 10000) {
+		TH_LOG("the owner's close() did not return in 10 s");
+	}
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST(worker_in_owner_cgroup)
