@@ -55,16 +55,25 @@ static size_t kvio_net_ptr_len(void *ptr)
  */
 static size_t kvio_net_rx_peek(struct kvio_net_vring *nvr, struct socket *sock)
 {
+	size_t len;
+
 	if (!nvr->rx_ring)
 		return kvio_net_peek_len(sock);
-	if (nvr->rxq_head == nvr->rxq_tail) {
-		nvr->rxq_head = 0;
-		nvr->rxq_tail = ptr_ring_consume_batched(nvr->rx_ring, nvr->rxq,
-							 KVIO_NET_BATCH);
-		if (!nvr->rxq_tail)
-			return 0;
+	for (;;) {
+		if (nvr->rxq_head == nvr->rxq_tail) {
+			nvr->rxq_head = 0;
+			nvr->rxq_tail = ptr_ring_consume_batched(nvr->rx_ring,
+								 nvr->rxq,
+								 KVIO_NET_BATCH);
+			if (!nvr->rxq_tail)
+				return 0;
+		}
+		len = kvio_net_ptr_len(nvr->rxq[nvr->rxq_head]);
+		if (len)
+			return len;
+		/* An empty frame has nothing for the guest: 0 means none. */
+		tun_ptr_free(nvr->rxq[nvr->rxq_head++]);
 	}
-	return kvio_net_ptr_len(nvr->rxq[nvr->rxq_head]);
 }
 
 /* For busy polling: are frames waiting on the backend? */
@@ -75,7 +84,7 @@ static bool kvio_net_rx_ready(void *arg)
 
 	if (nvr->rx_ring)
 		return !ptr_ring_empty(nvr->rx_ring);
-	return !skb_queue_empty_lockless(&sock->sk->sk_receive_queue);
+	return kvio_net_peek_len(sock);
 }
 
 /* The frame kvio_net_rx_peek() saw, for recvmsg() to consume; or NULL. */
@@ -275,6 +284,9 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			if (!kvio_ring_busyloop(vr, false, kvio_net_rx_ready,
 						nvr))
 				break;
+			/* Polls count toward the ring's share too. */
+			if (kvio_net_spent(nvr, &pkts, &total, 0))
+				break;
 			continue;
 		}
 		len = kvio_net_rx_one(nvr, sock, sock_len + nvr->sock_hlen);
@@ -283,8 +295,15 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			break;
 		if (!len) {
 			/* Out of buffers: wait for a kick, unless one raced. */
-			if (kvio_ring_busyloop(vr, true, NULL, NULL))
-				continue;
+			if (vr->busyloop_timeout) {
+				kvio_net_flush_used(nvr);
+				if (kvio_ring_busyloop(vr, true, NULL, NULL)) {
+					if (kvio_net_spent(nvr, &pkts, &total,
+							   0))
+						break;
+					continue;
+				}
+			}
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);

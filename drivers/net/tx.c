@@ -121,6 +121,8 @@ static bool kvio_net_frag_reuse(struct kvio_net_frag_page *fp)
 	if (page_ref_count(fp->page) != fp->bias ||
 	    page_is_pfmemalloc(fp->page))
 		return false;
+	/* Their last accesses are done before we write the page again. */
+	smp_acquire__after_ctrl_dep();
 	page_ref_add(fp->page, KVIO_NET_FRAG_BIAS - fp->bias);
 	fp->bias = KVIO_NET_FRAG_BIAS;
 	fp->offset = 0;
@@ -289,8 +291,13 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 				/* What is done goes out before the wait. */
 				kvio_net_tx_push(n, sock);
 				kvio_net_flush_used(nvr);
-				if (kvio_ring_busyloop(vr, true, NULL, NULL))
+				if (kvio_ring_busyloop(vr, true, NULL, NULL)) {
+					/* Polls count toward the share. */
+					if (kvio_net_spent(nvr, &pkts, &total,
+							   0))
+						break;
 					continue;
+				}
 			}
 			if (!kvio_ring_enable_notify(vr))
 				break;

@@ -39,6 +39,8 @@ struct kvio_worker {
 	u64 poll_ns;
 	bool polled;
 	u64 idle_since;
+	/* The thread runs a batch of work with more items after this one. */
+	bool batch_more;
 };
 
 /*
@@ -125,6 +127,9 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 {
 	u64 start, end;
 
+	/* poll_max_us may have been lowered since the window grew. */
+	worker->poll_ns = min_t(u64, worker->poll_ns,
+				(u64)READ_ONCE(poll_max_us) * NSEC_PER_USEC);
 	if (!worker->poll_ns || worker->polled)
 		return false;
 	worker->polled = true;
@@ -144,20 +149,24 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 	return false;
 }
 
-/* Is work queued on @dev's worker (its own or other devices')? */
+/*
+ * Is other work waiting for @dev's worker (its own or other devices'),
+ * queued or in the batch being run?  For work items run by that worker.
+ */
 bool kvio_work_pending(struct kvio_dev *dev)
 {
 	struct kvio_worker *worker = READ_ONCE(dev->worker);
 
-	return worker && !llist_empty(&worker->work_list);
+	return worker && (worker->batch_more ||
+			  !llist_empty(&worker->work_list));
 }
 EXPORT_SYMBOL_GPL(kvio_work_pending);
 
 static bool kvio_worker_run(void *data)
 {
 	struct kvio_worker *worker = data;
-	struct kvio_work *work, *next;
 	struct llist_node *node;
+	struct kvio_work *work;
 
 	node = llist_del_all(&worker->work_list);
 	if (!node) {
@@ -174,13 +183,18 @@ static bool kvio_worker_run(void *data)
 	worker->polled = false;
 	/* llist_add() pushes at the head: run in queueing order. */
 	node = llist_reverse_order(node);
-	llist_for_each_entry_safe(work, next, node, node) {
+	while (node) {
+		work = llist_entry(node, struct kvio_work, node);
+		/* fn() may queue @work again: ->next is not ours after. */
+		node = node->next;
+		worker->batch_more = !!node;
 		clear_bit(KVIO_WORK_QUEUED, &work->flags);
 		/* Re-queueing from now on must see what fn() reads. */
 		smp_mb__after_atomic();
 		work->fn(work);
 		cond_resched();
 	}
+	worker->batch_more = false;
 	return true;
 }
 
@@ -291,6 +305,12 @@ int kvio_worker_attach(struct kvio_dev *dev)
 		goto found;
 	}
 	worker = kvio_worker_create(!dev->fork_owner);
+	if (IS_ERR(worker) && least) {
+		/* No new thread (rlimits, pids cgroup): share one. */
+		worker = least;
+		worker->users++;
+		goto found;
+	}
 	if (IS_ERR(worker)) {
 		mutex_unlock(&kvio_workers_lock);
 		return PTR_ERR(worker);
