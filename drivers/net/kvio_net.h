@@ -85,6 +85,8 @@ void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock);
 void kvio_net_flush_used(struct kvio_net_vring *nvr);
 bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 		    size_t *total, size_t len);
+int kvio_net_busyloop(struct kvio_net_vring *nvr, bool avail,
+		      bool (*ready)(void *), unsigned int *pkts, size_t *total);
 
 /* backend.c */
 struct socket *kvio_net_get_socket(int fd);

@@ -272,22 +272,16 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 	unsigned int pkts = 0;
 	size_t total = 0, sock_len;
 	ssize_t len;
+	int poll;
 
 	kvio_ring_disable_notify(vr);
 	for (;;) {
 		sock_len = kvio_net_rx_peek(nvr, sock);
 		if (!sock_len) {
-			if (!vr->busyloop_timeout)
-				break;
-			/* The guest gets what came before the wait. */
-			kvio_net_flush_used(nvr);
-			if (!kvio_ring_busyloop(vr, false, kvio_net_rx_ready,
-						nvr))
-				break;
-			/* Polls count toward the ring's share too. */
-			if (kvio_net_spent(nvr, &pkts, &total, 0))
-				break;
-			continue;
+			if (kvio_net_busyloop(nvr, false, kvio_net_rx_ready,
+					      &pkts, &total) > 0)
+				continue;
+			break;
 		}
 		len = kvio_net_rx_one(nvr, sock, sock_len + nvr->sock_hlen);
 
@@ -295,15 +289,11 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			break;
 		if (!len) {
 			/* Out of buffers: wait for a kick, unless one raced. */
-			if (vr->busyloop_timeout) {
-				kvio_net_flush_used(nvr);
-				if (kvio_ring_busyloop(vr, true, NULL, NULL)) {
-					if (kvio_net_spent(nvr, &pkts, &total,
-							   0))
-						break;
-					continue;
-				}
-			}
+			poll = kvio_net_busyloop(nvr, true, NULL, &pkts, &total);
+			if (poll > 0)
+				continue;
+			if (poll < 0)
+				break;
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);

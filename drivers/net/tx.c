@@ -38,6 +38,24 @@ bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 	return true;
 }
 
+/*
+ * With VHOST_SET_VRING_BUSYLOOP_TIMEOUT: give the guest what is done, then
+ * busy-poll for new buffers (@avail) or until @ready(@nvr).  A poll that
+ * finds something counts toward the ring's share as a frame does.
+ * Returns > 0 to look again, 0 if nothing came (or the VMM asked for no
+ * polling), < 0 if the ring had its share and was requeued.
+ */
+int kvio_net_busyloop(struct kvio_net_vring *nvr, bool avail,
+		      bool (*ready)(void *), unsigned int *pkts, size_t *total)
+{
+	if (!nvr->vr.busyloop_timeout)
+		return 0;
+	kvio_net_flush_used(nvr);
+	if (!kvio_ring_busyloop(&nvr->vr, avail, ready, nvr))
+		return 0;
+	return kvio_net_spent(nvr, pkts, total, 0) ? -1 : 1;
+}
+
 static void kvio_net_complete(struct kvio_net_vring *nvr, unsigned int head,
 			      u32 len)
 {
@@ -276,7 +294,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 	unsigned int out, in, pkts = 0;
 	size_t total = 0;
 	ssize_t len;
-	int head;
+	int head, poll;
 	/* tun and macvtap take batches when their send buffer is unbounded. */
 	bool batch = READ_ONCE(sock->sk->sk_sndbuf) == INT_MAX;
 
@@ -287,18 +305,14 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 		if (head < 0)
 			break;
 		if (head == vr->num) {
-			if (vr->busyloop_timeout) {
-				/* What is done goes out before the wait. */
+			/* The frames batched go out before a busy poll. */
+			if (vr->busyloop_timeout)
 				kvio_net_tx_push(n, sock);
-				kvio_net_flush_used(nvr);
-				if (kvio_ring_busyloop(vr, true, NULL, NULL)) {
-					/* Polls count toward the share. */
-					if (kvio_net_spent(nvr, &pkts, &total,
-							   0))
-						break;
-					continue;
-				}
-			}
+			poll = kvio_net_busyloop(nvr, true, NULL, &pkts, &total);
+			if (poll > 0)
+				continue;
+			if (poll < 0)
+				break;
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);

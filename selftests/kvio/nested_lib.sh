@@ -3,7 +3,8 @@
 # Shared by the nested-guest tests (qemu_vhostfd.sh, qemu_migrate.sh), which
 # source it: KTAP reporting, the guest's kernel and initramfs, the host's
 # taps, KVM inside the test VM.  The caller sets NAMES (its test names) and
-# NTESTS, and may set cleanup_extra (a function run on exit).
+# NTESTS, and may set cleanup_extra (a function run first on exit); $qpid
+# (its QEMU) is killed on exit.
 
 n=0
 fails=0
@@ -11,7 +12,8 @@ tmp=
 taps=
 bg_pids=
 kvm_loaded=
-qpids=
+qpid=
+cleanup_extra=
 cpus_off=
 
 result() { # status name [diagnostic]
@@ -49,7 +51,8 @@ skip_all() {
 }
 
 nested_cleanup() {
-	for p in $qpids $bg_pids; do
+	[ -n "$cleanup_extra" ] && "$cleanup_extra"
+	for p in $qpid $bg_pids; do
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -62,6 +65,10 @@ nested_cleanup() {
 	[ -n "$kvm_loaded" ] && modprobe -q -r "$kvm_loaded"
 	[ -n "$tmp" ] && rm -rf "$tmp"
 }
+
+trap nested_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -150,6 +157,24 @@ say init "$(up)"
 while read -r m; do
 	insmod "/lib/modules/$m" || say error "insmod $m failed"
 done </lib/modules/load.list
+EOF
+}
+
+# Guest /init text after guest_init_head: the NIC whose address is $MAC
+# gets $GUEST/24 (its name in $ifa), lo comes up, and the guest pings $HOST
+# until it answers ($i: the unanswered tries, at most 60).
+guest_net_up() {
+	cat <<'EOF'
+for d in /sys/class/net/*; do
+	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
+done
+ip link set lo up
+ip addr add "$GUEST/24" dev "$ifa" && ip link set "$ifa" up
+i=0
+while ! ping -c 1 -W 1 "$HOST" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ "$i" -lt 60 ] || break
+done
 EOF
 }
 

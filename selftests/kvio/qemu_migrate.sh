@@ -80,7 +80,7 @@ dst=
 # shellcheck source=nested_lib.sh
 . "$here/nested_lib.sh"
 
-cleanup() {
+migrate_cleanup() {
 	# The runner's out directory keeps the consoles and monitor logs.
 	if [ -n "${KVIO_OUT:-}" ] && [ -n "$tmp" ]; then
 		mkdir -p "$KVIO_OUT/migrate"
@@ -91,28 +91,16 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	ip link del "$BR" 2>/dev/null
-	nested_cleanup
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_extra=migrate_cleanup
 
 # The guest's /init.  The paced streams start once the host is reachable;
 # the guest then waits for the host's post-migration file, answers with
 # its own, and reports its pings.
 write_guest_init() {
 	guest_init_head
+	guest_net_up
 	cat <<'EOF'
-for d in /sys/class/net/*; do
-	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
-done
-ip link set lo up
-ip addr add "$GUEST/24" dev "$ifa" && ip link set "$ifa" up
-i=0
-while ! ping -c 1 -W 1 "$HOST" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ "$i" -lt 60 ] || break
-done
 say first-ping "$(up)" "$i"
 
 mkfifo /hold

@@ -81,17 +81,8 @@ NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
 NTESTS=$(echo "$NAMES" | wc -w)
 
-qpid=
 # shellcheck source=nested_lib.sh
 . "$here/nested_lib.sh"
-
-cleanup() {
-	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
-	nested_cleanup
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # --- the guest's kernel and initramfs ---------------------------------------
 

@@ -38,17 +38,8 @@ MAC=52:54:00:79:00:02
 NAMES=nested_iperf
 NTESTS=1
 
-qpid=
 # shellcheck source=../../selftests/kvio/nested_lib.sh
 . "$here/../../selftests/kvio/nested_lib.sh"
-
-cleanup() {
-	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
-	nested_cleanup
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 fail() {
 	echo "nested_iperf: $*" >&2
@@ -60,17 +51,8 @@ bail() { fail "$1"; }
 
 write_guest_init() {
 	guest_init_head
+	guest_net_up
 	cat <<'EOF'
-for d in /sys/class/net/*; do
-	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
-done
-ip link set lo up
-ip addr add "$GUEST/24" dev "$ifa" && ip link set "$ifa" up
-i=0
-while ! ping -c 1 -W 1 "$HOST" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ "$i" -lt 60 ] || break
-done
 say ping "$(ping -c 20 -i 0.2 "$HOST" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
 # The receiver's line of each run, in Kbits/sec.
 rate() { sed -n 's|.* \([0-9.]*\) Kbits/sec.*receiver.*|\1|p' | tail -n 1; }
