@@ -109,6 +109,7 @@ check_run() { # kernel log what vm-timeout prog-timeout [vm options]
 	shift 5
 	echo "check: running $what on $k (log: $log)"
 	start=$(date +%s)
+	rm -f "${log%.log}-stopped.log"
 	run_suite "$@" >"$log" 2>&1
 	rc=$?
 	# A test VM whose userspace stopped dead (tools/vm/run --stall), with
@@ -141,13 +142,13 @@ check_run() { # kernel log what vm-timeout prog-timeout [vm options]
 
 total_pass=0 total_fail=0 total_skip=0
 for k in $kernels; do
-	# The programs: about 3 minutes on an idle machine.
+	# The programs: about 1.5 minutes on an idle machine.
 	envs_all=$envs
 	envs="$envs_all KVIO_CLIENTS=0"
 	if [ "${KVIO_CLIENTS:-1}" != only ]; then
 		check_run "$k" "$logdir/$k.log" selftests 1800 900
 	fi
-	# The real clients (testpmd, nested guests: about 3 minutes) in a VM
+	# The real clients (testpmd, nested guests: about 4.5 minutes) in a VM
 	# of their own, with room in the time limits for a nested guest that
 	# falls back to TCG.
 	if [ "${KVIO_CLIENTS:-1}" != 0 ]; then
