@@ -46,6 +46,35 @@ for v in KVIO_CLIENTS KVIO_VHOST_DEV KVIO_NESTED_ACCEL KVIO_NESTED_KERNEL; do
 	[ -n "$val" ] && envs="$envs $v=$val"
 done
 
+# tools/vm/run with the arguments after the first two, its output added
+# to file $2; $1 labels check's own lines.  A test VM whose userspace
+# stopped dead (tools/vm/run --stall) with no vCPU in, or called from, a
+# kvio module runs once more, and the first attempt's output goes to
+# <log>-stopped.log: the outer TCG can wedge a test VM that runs KVM on
+# its own (a vCPU looping on a stale int3 of a patched static key while
+# the other waits for it: seen once in assign_kvm), and with a nested
+# KVM guest on a single CPU (see one_cpu in nested_lib.sh).  A program
+# that merely hangs is ended by run.sh's limit and fails; a VM that
+# stopped in kvio's code, or ran out of time, fails.
+vm_run() { # label log tools/vm/run-args...
+	label=$1 out=$2
+	shift 2
+	"$top/tools/vm/run" "$@" >"$out.tmp" 2>&1
+	rc_vm=$?
+	if [ "$rc_vm" -eq 124 ] && grep -q '^vm: the guest stopped' "$out.tmp" &&
+	   ! grep -E '^vm: cpu[0-9]+: ' "$out.tmp" | grep -q kvio; then
+		cat "$out.tmp" >>"${out%.log}-stopped.log"
+		grep -E '^vm: (the guest stopped|cpu[0-9]+: )' "$out.tmp" |
+			sed "s/^/check: $label: /"
+		echo "check: $label: the test VM stopped outside kvio's code; running it once more (first attempt: ${out%.log}-stopped.log)"
+		"$top/tools/vm/run" "$@" >"$out.tmp" 2>&1
+		rc_vm=$?
+	fi
+	cat "$out.tmp" >>"$out"
+	rm -f "$out.tmp"
+	return "$rc_vm"
+}
+
 # The kvio-assign tests on kernel $1, in their own VMs, counted into the
 # totals like the main run: first q35 with an emulated intel-iommu, an edu
 # alone in its IOMMU group and two behind a conventional PCI bridge (one
@@ -59,7 +88,9 @@ check_assign() {
 	log=$logdir/$1-assign.log
 	echo "check: running kvio-assign tests on $1 (log: $log)"
 	start=$(date +%s)
-	"$top/tools/vm/run" --kernel "$1" --machine q35 \
+	: >"$log"
+	rm -f "${log%.log}-stopped.log"
+	vm_run "$1: assign" "$log" --kernel "$1" --machine q35 \
 		--qemu-arg -device --qemu-arg intel-iommu,intremap=on \
 		--qemu-arg -device --qemu-arg edu,addr=3 \
 		--qemu-arg -device --qemu-arg pci-bridge,id=kvio-br,chassis_nr=1,shpc=off,addr=4 \
@@ -68,16 +99,16 @@ check_assign() {
 		--append intel_iommu=on \
 		--expect-dmesg '^\[ *[0-9.]+\] DMAR: DRHD: handling fault status reg [0-9a-f]+$' \
 		--expect-dmesg '^\[ *[0-9.]+\] DMAR: \[DMA Write NO_PASID\] Request device \[00:03\.0\] fault addr 0x(800000|101000|105000) \[fault reason 0x05\] PTE Write access is not set$' \
-		-- sh "$top/selftests/kvio/assign_run.sh" "$top/build/selftests" >"$log" 2>&1
+		-- sh "$top/selftests/kvio/assign_run.sh" "$top/build/selftests"
 	rc=$?
-	"$top/tools/vm/run" --kernel "$1" --qemu-arg -device --qemu-arg edu \
-		-- sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests" >>"$log" 2>&1
+	vm_run "$1: assign" "$log" --kernel "$1" --qemu-arg -device --qemu-arg edu \
+		-- sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests"
 	rc2=$?
-	"$top/tools/vm/run" --kernel "$1" --machine q35 \
+	vm_run "$1: assign" "$log" --kernel "$1" --machine q35 \
 		--qemu-arg -device --qemu-arg intel-iommu,intremap=off \
 		--qemu-arg -device --qemu-arg edu,addr=3 \
 		--append intel_iommu=on \
-		-- sh "$top/selftests/kvio/assign_run.sh" --no-ir "$top/build/selftests" >>"$log" 2>&1
+		-- sh "$top/selftests/kvio/assign_run.sh" --no-ir "$top/build/selftests"
 	rc3=$?
 	grep -E '^vm: ' "$log" | sed "s/^/check: $1: assign: /"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
@@ -93,15 +124,6 @@ check_assign() {
 	total_skip=$((total_skip + $4))
 }
 
-# run.sh in a VM on kernel $k, at most $vm_limit seconds in all and
-# $prog_limit per program; the arguments are more tools/vm/run options.
-run_suite() {
-	# shellcheck disable=SC2086 # $envs: words VAR=value
-	"$top/tools/vm/run" --kernel "$k" --timeout "$vm_limit" "$@" -- \
-		env $envs KVIO_PROG_TIMEOUT="$prog_limit" \
-		sh "$top/selftests/kvio/run.sh" "$top/build/selftests"
-}
-
 # run.sh in a VM on kernel $1, logged to $2 as "$3" (what runs): at most
 # $4 seconds in all and $5 per program; more tools/vm/run options follow.
 check_run() { # kernel log what vm-timeout prog-timeout [vm options]
@@ -109,23 +131,13 @@ check_run() { # kernel log what vm-timeout prog-timeout [vm options]
 	shift 5
 	echo "check: running $what on $k (log: $log)"
 	start=$(date +%s)
+	: >"$log"
 	rm -f "${log%.log}-stopped.log"
-	run_suite "$@" >"$log" 2>&1
+	# shellcheck disable=SC2086 # $envs: words VAR=value
+	vm_run "$k: $what" "$log" --kernel "$k" --timeout "$vm_limit" "$@" -- \
+		env $envs KVIO_PROG_TIMEOUT="$prog_limit" \
+		sh "$top/selftests/kvio/run.sh" "$top/build/selftests"
 	rc=$?
-	# A test VM whose userspace stopped dead (tools/vm/run --stall), with
-	# no vCPU in or called from kvio's code, hit the outer emulator's
-	# trouble with nested KVM (see one_cpu in nested_lib.sh): it runs once
-	# more, and its first log stays.  A program that merely hangs is
-	# ended by run.sh and fails; a frozen VM that involves kvio fails.
-	if [ "$rc" -eq 124 ] && grep -q '^vm: the guest stopped' "$log" &&
-	   ! grep -E '^vm: cpu[0-9]+: ' "$log" | grep -q kvio; then
-		mv -f "$log" "${log%.log}-stopped.log"
-		grep -E '^vm: (the guest stopped|cpu[0-9]+: )' "${log%.log}-stopped.log" |
-			sed "s/^/check: $k: $what: /"
-		echo "check: $k: $what: the test VM stopped outside kvio's code; running it once more (first log: ${log%.log}-stopped.log)"
-		run_suite "$@" >"$log" 2>&1
-		rc=$?
-	fi
 	grep -E '^vm: ' "$log" | sed "s/^/check: $k: $what: /"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
 	set -- $(count "$log" "$k")
