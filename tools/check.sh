@@ -165,7 +165,7 @@ for k in $kernels; do
 	# falls back to TCG.
 	if [ "${KVIO_CLIENTS:-1}" != 0 ]; then
 		envs="$envs_all KVIO_CLIENTS=only"
-		check_run "$k" "$logdir/$k-clients.log" clients 2400 1500
+		check_run "$k" "$logdir/$k-clients.log" clients 3000 1800
 	fi
 	envs=$envs_all
 	check_assign "$k"

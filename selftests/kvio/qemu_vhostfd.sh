@@ -67,7 +67,7 @@ TCG_MQ_XFER_KB=256
 PINGS=20
 # Under TCG: seconds to the guest's init (nested TCG takes minutes), then
 # to its first ping and from there to the end of its checks.  With the
-# KVM session before it (at most 120 + 2 x 240 s), this stays below the
+# KVM session before it (at most 120 + 2 x 400 s), this stays below the
 # limit per program of make check (run.sh, KVIO_PROG_TIMEOUT).
 BOOT_WAIT=400
 RUN_WAIT=200
@@ -322,7 +322,7 @@ why_not() {
 # Should a nested guest still die or stall under KVM (see npt=0 above),
 # the session is done again under TCG: a failure of the device, which shows
 # in a session that finishes, is never retried.
-if [ "$ACCEL" = kvm ] && ! run_guest kvm 120 240; then
+if [ "$ACCEL" = kvm ] && ! run_guest kvm 120 400; then
 	why_not KVM
 	stop_qemu
 	ACCEL=tcg

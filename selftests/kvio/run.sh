@@ -17,7 +17,7 @@
 # The kvio-assign tests (assign_*) need a VM with an IOMMU and edu devices:
 # assign_run.sh runs them, never this script.
 #
-# Each program has $KVIO_PROG_TIMEOUT seconds (default 1500): one that
+# Each program has $KVIO_PROG_TIMEOUT seconds (default 1800): one that
 # hangs loses its own results (the runner counts them as failures), the
 # others still run, and the kernel stacks of its processes, of the blocked
 # tasks and of the kvio and vhost workers are printed as diagnostics.
@@ -53,7 +53,7 @@ if [ -z "$progs" ]; then
 	done
 fi
 
-limit=${KVIO_PROG_TIMEOUT:-1500}
+limit=${KVIO_PROG_TIMEOUT:-1800}
 
 # Kernel stacks of the threads of process group $pg, of every task in
 # uninterruptible sleep, and of the kvio and vhost workers.
