@@ -145,6 +145,17 @@ static int kvio_net_rx_bufs(struct kvio_net_vring *nvr, size_t len,
 		}
 		head = kvio_ring_pop(vr, nvr->iov + seg, KVIO_NET_IOV_MAX - seg,
 				     &out, &in, log ? nvr->log + logs : NULL, &n);
+		/*
+		 * A chain too long for the iovecs left: the frame does not fit
+		 * the buffers the guest gave for it, and is dropped.  Only a
+		 * chain that has all of them to itself is malformed.
+		 */
+		if (head == -ENOBUFS && seg) {
+			head = KVIO_NET_IOV_MAX + 1;
+			goto undo;
+		}
+		if (head == -ENOBUFS)
+			head = kvio_ring_break(vr, "descriptor chain too long");
 		if (head < 0)
 			goto undo;
 		if (head == vr->num) {

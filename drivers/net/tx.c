@@ -302,6 +302,8 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 	for (;;) {
 		head = kvio_ring_pop(vr, nvr->iov, ARRAY_SIZE(nvr->iov),
 				     &out, &in, NULL, NULL);
+		if (head == -ENOBUFS)
+			kvio_ring_break(vr, "descriptor chain too long");
 		if (head < 0)
 			break;
 		if (head == vr->num) {

@@ -18,6 +18,17 @@
 
 #include "internal.h"
 
+/*
+ * Buffers one chain may name in all, direct and indirect together.  A
+ * buffer of nonzero length takes at least one iovec and no device has
+ * more than UIO_MAXIOV of them, so only empty buffers are held back:
+ * without this, a table of 65536 empty entries would cost that many guest
+ * reads per chain, times every avail slot naming it.
+ */
+#define KVIO_RING_CHAIN_MAX	UIO_MAXIOV
+/* A long walk gives the CPU away every so many descriptors. */
+#define KVIO_RING_YIELD_EVERY	64
+
 /**
  * kvio_ring_break - stop a ring the guest corrupted
  * @vr: the ring; its mutex is held
@@ -91,7 +102,19 @@ struct kvio_pop {
 	unsigned int in;
 	struct kvio_log_entry *log;
 	unsigned int nlog;
+	/* buffer descriptors read so far, direct and indirect */
+	unsigned int visited;
 };
+
+/* Count one more buffer of the chain; false if it is one too many. */
+static bool kvio_pop_visit(struct kvio_pop *pop)
+{
+	if (++pop->visited > KVIO_RING_CHAIN_MAX)
+		return false;
+	if (!(pop->visited % KVIO_RING_YIELD_EVERY))
+		cond_resched();
+	return true;
+}
 
 /* Append one buffer descriptor of a chain to @pop. */
 static int kvio_pop_buffer(struct kvio_vring *vr, struct kvio_pop *pop,
@@ -104,8 +127,9 @@ static int kvio_pop_buffer(struct kvio_vring *vr, struct kvio_pop *pop,
 	int n;
 
 	n = kvio_translate(vr, gpa, len, pop->iov + used, pop->iov_max - used);
+	/* Too big for the room the caller gave: not (yet) the guest's fault. */
 	if (n == -ENOBUFS)
-		return kvio_ring_break(vr, "descriptor chain too long");
+		return -ENOBUFS;
 	if (n < 0)
 		return kvio_ring_break(vr, "buffer outside guest memory");
 
@@ -142,6 +166,8 @@ static int kvio_pop_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
 	for (;;) {
 		if (++seen > count)
 			return kvio_ring_break(vr, "loop in indirect table");
+		if (!kvio_pop_visit(pop))
+			return kvio_ring_break(vr, "descriptor chain too long");
 		if (kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
 				    sizeof(d)))
 			return kvio_ring_break(vr, "indirect table outside guest memory");
@@ -186,10 +212,14 @@ static int kvio_pop_chain(struct kvio_vring *vr, struct kvio_pop *pop,
 			return kvio_ring_break(vr, "loop in descriptor chain");
 		if (copy_from_user(&d, vr->desc + i, sizeof(d)))
 			return kvio_ring_break(vr, "descriptor table not readable");
-		if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT))
-			ret = kvio_pop_indirect(vr, pop, &d);
+		if (!(d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT)))
+			ret = kvio_pop_visit(pop) ? kvio_pop_buffer(vr, pop, &d) :
+			      kvio_ring_break(vr, "descriptor chain too long");
+		else if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_NEXT))
+			/* The spec forbids it: an indirect table ends the chain. */
+			return kvio_ring_break(vr, "indirect descriptor with next");
 		else
-			ret = kvio_pop_buffer(vr, pop, &d);
+			return kvio_pop_indirect(vr, pop, &d);
 		if (ret)
 			return ret;
 		if (!(d.flags & cpu_to_kvio16(vr, VRING_DESC_F_NEXT)))
@@ -210,7 +240,9 @@ static int kvio_pop_chain(struct kvio_vring *vr, struct kvio_pop *pop,
  * @log: where to note writable buffers for the dirty log, or NULL
  * @nlog: entries written to @log
  *
- * Return: the chain's head index, @vr->num if the ring is empty, or a
+ * Return: the chain's head index, @vr->num if the ring is empty,
+ * -ENOBUFS if the chain needs more than @iov_max iovecs (the ring is not
+ * broken and the chain stays available: the caller decides), or another
  * negative errno if the ring is (now) broken.
  */
 int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
