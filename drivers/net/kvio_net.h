@@ -4,6 +4,7 @@
 #define _KVIO_NET_H
 
 #include <linux/gfp.h>
+#include <linux/if_vlan.h>
 #include <linux/net.h>
 #include <linux/uio.h>
 #include <net/xdp.h>
@@ -19,6 +20,13 @@ enum {
 /* Buffers one ring may hold for one frame, and used entries batched. */
 #define KVIO_NET_IOV_MAX	UIO_MAXIOV
 #define KVIO_NET_BATCH		64
+
+/*
+ * The longest frame a guest can send: an IP packet of 64 KiB less one
+ * (with or without segmentation offload) behind an Ethernet header with
+ * one VLAN tag; the virtio-net header comes on top.
+ */
+#define KVIO_NET_MAX_FRAME	(65535 + VLAN_ETH_HLEN)
 
 /* Work done for one ring before others get the worker (as upstream). */
 #define KVIO_NET_WEIGHT_BYTES	0x80000

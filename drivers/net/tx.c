@@ -215,7 +215,7 @@ static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
 	size_t len = iov_iter_count(from), hlen = nvr->sock_hlen;
 	unsigned int room = sock_flag(sock->sk, SOCK_XDP) ?
 			    XDP_PACKET_HEADROOM : 0;
-	unsigned int pad, buflen;
+	size_t pad, buflen;
 	struct tun_xdp_hdr *th;
 	void *buf;
 
@@ -230,7 +230,12 @@ static int kvio_net_tx_build(struct kvio_net *n, struct kvio_net_vring *nvr,
 	if (!buf)
 		return -ENOMEM;
 	th = buf;
-	memset(&th->gso, 0, sizeof(th->gso));
+	/*
+	 * An XDP program on the tap can move the frame's start back into
+	 * the headroom and read it: a reused page must not show it what an
+	 * earlier frame left there.
+	 */
+	memset(buf, 0, pad);
 	/* The socket's header may be the 12-byte one: it runs into the pad. */
 	if (copy_from_iter(buf + offsetof(struct tun_xdp_hdr, gso), hlen,
 			   from) != hlen ||
@@ -260,11 +265,18 @@ static ssize_t kvio_net_tx_one(struct kvio_net *n, struct kvio_net_vring *nvr,
 	size_t len;
 	int err;
 
-	iov_iter_init(&msg.msg_iter, WRITE, nvr->iov, out,
-		      iov_length(nvr->iov, out));
-	len = iov_iter_count(&msg.msg_iter);
+	len = iov_length(nvr->iov, out);
 	if (len <= nvr->vhost_hlen)
 		return kvio_ring_break(&nvr->vr, "TX frame shorter than its header");
+	/*
+	 * Descriptors may alias, so a chain can add up to terabytes: no
+	 * frame is longer than KVIO_NET_MAX_FRAME, and nothing longer may
+	 * reach the sizes the socket layers keep in 32 bits.  Dropped, as a
+	 * NIC drops what it cannot send; the ring goes on.
+	 */
+	if (len - nvr->vhost_hlen > nvr->sock_hlen + KVIO_NET_MAX_FRAME)
+		return len;
+	iov_iter_init(&msg.msg_iter, WRITE, nvr->iov, out, len);
 	/* We provide the vnet header: the guest's own is not sent. */
 	iov_iter_advance(&msg.msg_iter, nvr->vhost_hlen);
 
@@ -281,9 +293,15 @@ static ssize_t kvio_net_tx_one(struct kvio_net *n, struct kvio_net_vring *nvr,
 			return len;	/* dropped, as the socket would */
 	}
 	err = sock->ops->sendmsg(sock, &msg, len - nvr->vhost_hlen);
-	if (err == -EAGAIN || err == -ENOMEM || err == -ENOBUFS)
+	/*
+	 * Only a full send buffer is worth waiting for: the socket says when
+	 * it has room again.  -ENOBUFS (a qdisc dropped the frame) and
+	 * -ENOMEM come while poll() says writable, so waiting for that would
+	 * spin; those frames are dropped, as a NIC drops what it can't send,
+	 * like every other error.
+	 */
+	if (err == -EAGAIN)
 		return -EAGAIN;
-	/* Other errors drop the frame, as a NIC drops what it can't send. */
 	return len;
 }
 
