@@ -271,7 +271,7 @@ static ssize_t kvio_net_rx_one(struct kvio_net_vring *nvr, struct socket *sock,
 		return -EINVAL;
 	nvr->nused += count;
 	if (nlog && kvio_log_write(vr, nvr->log, nlog, len))
-		return -EINVAL;
+		return kvio_ring_break(vr, "dirty log not writable");
 	if (nvr->nused >= KVIO_NET_BATCH)
 		kvio_net_flush_used(nvr);
 	return len;

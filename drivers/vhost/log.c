@@ -125,7 +125,7 @@ static int kvio_log_range(struct kvio_vring *vr, u64 gpa, u64 len)
 		s64 next = kvio_log_set_bits(vr->log_base, first, last);
 
 		if (next < 0)
-			return kvio_ring_break(vr, "dirty log not writable");
+			return -EFAULT;
 		first = next;
 	}
 	return 0;
@@ -138,7 +138,8 @@ static int kvio_log_range(struct kvio_vring *vr, u64 gpa, u64 len)
  * @nlog: entries in @log
  * @len: bytes written, from the start of the first buffer
  *
- * Return: 0, or a negative errno if the ring is (now) broken.
+ * Return: 0, or -EFAULT if the log is not writable (the caller breaks
+ * the ring).
  */
 int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
 		   unsigned int nlog, u64 len)
@@ -146,6 +147,11 @@ int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
 	unsigned int i;
 	int ret;
 
+	/*
+	 * The data before its bits: the VMM copies a page after it finds
+	 * its bit set, and must find the data there.
+	 */
+	smp_wmb();
 	for (i = 0; i < nlog && len; i++) {
 		u64 l = min(log[i].len, len);
 
@@ -160,13 +166,18 @@ int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
 }
 EXPORT_SYMBOL_GPL(kvio_log_write);
 
-/* Mark @len bytes at @offset into the used ring dirty, if it is logged. */
+/*
+ * Mark @len bytes at @offset into the used ring dirty, if it is logged;
+ * -EFAULT if the log is not writable.
+ */
 int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
 {
 	int ret;
 
 	if (!vr->log_used)
 		return 0;
+	/* The used ring's new contents before their bits, as above. */
+	smp_wmb();
 	ret = kvio_log_range(vr, vr->log_addr + offset, len);
 	if (!ret && vr->log_ctx)
 		kvio_eventfd_signal(vr->log_ctx);

@@ -290,6 +290,14 @@ void kvio_ring_unpop(struct kvio_vring *vr, unsigned int n)
 }
 EXPORT_SYMBOL_GPL(kvio_ring_unpop);
 
+/* Log a write to the used ring; a log the device cannot write breaks it. */
+static int kvio_ring_log_used(struct kvio_vring *vr, u64 offset, u64 len)
+{
+	if (kvio_log_used(vr, offset, len))
+		return kvio_ring_break(vr, "dirty log not writable");
+	return 0;
+}
+
 static int kvio_ring_write_elem(struct kvio_vring *vr, u16 slot,
 				const struct kvio_used *u)
 {
@@ -298,7 +306,7 @@ static int kvio_ring_write_elem(struct kvio_vring *vr, u16 slot,
 	if (put_user(cpu_to_kvio32(vr, u->id), &e->id) ||
 	    put_user(cpu_to_kvio32(vr, u->len), &e->len))
 		return kvio_ring_break(vr, "used ring not writable");
-	return kvio_log_used(vr, offsetof(struct vring_used, ring[slot]),
+	return kvio_ring_log_used(vr, offsetof(struct vring_used, ring[slot]),
 			     sizeof(*e));
 }
 
@@ -327,7 +335,7 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 	smp_wmb();
 	if (put_user(cpu_to_kvio16(vr, new), &vr->used->idx))
 		return kvio_ring_break(vr, "used ring not writable");
-	ret = kvio_log_used(vr, offsetof(struct vring_used, idx),
+	ret = kvio_ring_log_used(vr, offsetof(struct vring_used, idx),
 			    sizeof(vr->used->idx));
 	if (ret)
 		return ret;
@@ -383,7 +391,7 @@ static int kvio_ring_put_flags(struct kvio_vring *vr)
 {
 	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
 		return kvio_ring_break(vr, "used ring not writable");
-	return kvio_log_used(vr, offsetof(struct vring_used, flags),
+	return kvio_ring_log_used(vr, offsetof(struct vring_used, flags),
 			     sizeof(vr->used->flags));
 }
 
@@ -421,7 +429,7 @@ bool kvio_ring_enable_notify(struct kvio_vring *vr)
 			kvio_ring_break(vr, "used ring not writable");
 			return false;
 		}
-		if (kvio_log_used(vr, offsetof(struct vring_used, ring[vr->num]),
+		if (kvio_ring_log_used(vr, offsetof(struct vring_used, ring[vr->num]),
 				  sizeof(*avail_event)))
 			return false;
 	}

@@ -110,13 +110,19 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		return 0;
 
 	kvio_vring_init_is_le(vr);
-	vr->broken = false;
 	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
 		goto fault;
+	/*
+	 * As upstream, a log that cannot take this bit does not fail the
+	 * ioctl; the ring breaks at its first logged write instead.
+	 */
+	kvio_log_used(vr, offsetof(struct vring_used, flags),
+		      sizeof(vr->used->flags));
 	vr->signalled_used_valid = false;
 	if (get_user(used_idx, &vr->used->idx))
 		goto fault;
 	vr->last_used_idx = kvio16_to_cpu(vr, used_idx);
+	vr->broken = false;
 	return 0;
 
 fault:
