@@ -131,19 +131,37 @@ fault:
 }
 EXPORT_SYMBOL_GPL(kvio_vring_init_access);
 
-static long kvio_vring_set_num(struct kvio_vring *vr,
-			       struct vhost_vring_state __user *argp)
-{
-	struct vhost_vring_state s;
+/*
+ * A ring ioctl's argument, copied in before the ring's mutex is taken and
+ * out after it is dropped: a VMM whose argument faults (userfaultfd while
+ * post-copy migration runs) must not hold a ring, and with it the worker
+ * the owner's devices share.  @fault keeps the errno where upstream
+ * returns it, after the checks that come before its copy.
+ */
+struct kvio_vring_arg {
+	union {
+		struct vhost_vring_state s;
+		struct vhost_vring_addr a;
+		struct vhost_vring_file f;
+	};
+	bool fault;
+	/* GET ioctls: the state to copy out */
+	bool put;
+	struct vhost_vring_state out;
+};
 
+static long kvio_vring_set_num(struct kvio_vring *vr,
+			       const struct kvio_vring_arg *arg)
+{
 	/* The ring size is fixed while a backend runs. */
 	if (vr->backend)
 		return -EBUSY;
-	if (copy_from_user(&s, argp, sizeof(s)))
+	if (arg->fault)
 		return -EFAULT;
-	if (!s.num || s.num > 0xffff || (s.num & (s.num - 1)))
+	if (!arg->s.num || arg->s.num > 0xffff ||
+	    (arg->s.num & (arg->s.num - 1)))
 		return -EINVAL;
-	vr->num = s.num;
+	vr->num = arg->s.num;
 	return 0;
 }
 
@@ -153,35 +171,35 @@ static bool kvio_addr_fits(u64 addr)
 }
 
 static long kvio_vring_set_addr(struct kvio_vring *vr,
-				struct vhost_vring_addr __user *argp)
+				const struct kvio_vring_arg *arg)
 {
-	struct vhost_vring_addr a;
+	const struct vhost_vring_addr *a = &arg->a;
 	void __user *desc, *avail, *used;
 	bool log;
 
-	if (copy_from_user(&a, argp, sizeof(a)))
+	if (arg->fault)
 		return -EFAULT;
-	if (a.flags & ~BIT(VHOST_VRING_F_LOG))
+	if (a->flags & ~BIT(VHOST_VRING_F_LOG))
 		return -EOPNOTSUPP;
-	if (!kvio_addr_fits(a.desc_user_addr) ||
-	    !kvio_addr_fits(a.avail_user_addr) ||
-	    !kvio_addr_fits(a.used_user_addr))
+	if (!kvio_addr_fits(a->desc_user_addr) ||
+	    !kvio_addr_fits(a->avail_user_addr) ||
+	    !kvio_addr_fits(a->used_user_addr))
 		return -EFAULT;
-	if ((a.avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
-	    (a.used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
-	    (a.log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
+	if ((a->avail_user_addr & (VRING_AVAIL_ALIGN_SIZE - 1)) ||
+	    (a->used_user_addr & (VRING_USED_ALIGN_SIZE - 1)) ||
+	    (a->log_guest_addr & (VRING_USED_ALIGN_SIZE - 1)))
 		return -EINVAL;
 
-	desc = u64_to_user_ptr(a.desc_user_addr);
-	avail = u64_to_user_ptr(a.avail_user_addr);
-	used = u64_to_user_ptr(a.used_user_addr);
-	log = a.flags & BIT(VHOST_VRING_F_LOG);
+	desc = u64_to_user_ptr(a->desc_user_addr);
+	avail = u64_to_user_ptr(a->avail_user_addr);
+	used = u64_to_user_ptr(a->used_user_addr);
+	log = a->flags & BIT(VHOST_VRING_F_LOG);
 	/* A running ring must stay valid; a stopped one is checked later. */
 	if (vr->backend) {
 		if (!kvio_vring_addrs_ok(vr, vr->num, desc, avail, used))
 			return -EINVAL;
 		if (!kvio_vring_log_used_ok(vr, vr->log_base, log,
-					    a.log_guest_addr))
+					    a->log_guest_addr))
 			return -EINVAL;
 	}
 
@@ -189,57 +207,44 @@ static long kvio_vring_set_addr(struct kvio_vring *vr,
 	vr->desc = desc;
 	vr->avail = avail;
 	vr->used = used;
-	vr->log_addr = a.log_guest_addr;
+	vr->log_addr = a->log_guest_addr;
 	return 0;
 }
 
 static long kvio_vring_set_base(struct kvio_vring *vr,
-				struct vhost_vring_state __user *argp)
+				const struct kvio_vring_arg *arg)
 {
-	struct vhost_vring_state s;
-
 	/* Moving the base under a running backend would lose buffers. */
 	if (vr->backend)
 		return -EBUSY;
-	if (copy_from_user(&s, argp, sizeof(s)))
+	if (arg->fault)
 		return -EFAULT;
-	if (s.num > 0xffff)
+	if (arg->s.num > 0xffff)
 		return -EINVAL;
-	vr->last_avail_idx = s.num;
+	vr->last_avail_idx = arg->s.num;
 	vr->avail_idx = vr->last_avail_idx;
 	vr->broken = false;
 	return 0;
 }
 
-static long kvio_put_state(struct vhost_vring_state __user *argp, u32 idx,
-			   u32 num)
+/* A GET ioctl's answer, copied out once the ring's mutex is dropped. */
+static long kvio_put_state(struct kvio_vring_arg *arg, u32 idx, u32 num)
 {
-	struct vhost_vring_state s = { .index = idx, .num = num };
-
-	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
-}
-
-static long kvio_get_fd(struct vhost_vring_file __user *argp, int *fd)
-{
-	struct vhost_vring_file f;
-
-	if (copy_from_user(&f, argp, sizeof(f)))
-		return -EFAULT;
-	*fd = f.fd;
+	arg->put = true;
+	arg->out.index = idx;
+	arg->out.num = num;
 	return 0;
 }
 
 /* SET_VRING_CALL and SET_VRING_ERR: swap in an eventfd (or none). */
 static long kvio_vring_set_ctx(struct eventfd_ctx **slot,
-			       struct vhost_vring_file __user *argp)
+			       const struct kvio_vring_arg *arg)
 {
 	struct eventfd_ctx *ctx;
-	long ret;
-	int fd;
+	int fd = arg->f.fd;
 
-	ret = kvio_get_fd(argp, &fd);
-	if (ret)
-		return ret;
+	if (arg->fault)
+		return -EFAULT;
 	ctx = fd == VHOST_FILE_UNBIND ? NULL : eventfd_ctx_fdget(fd);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
@@ -254,16 +259,14 @@ static long kvio_vring_set_ctx(struct eventfd_ctx **slot,
  * returned through @old so that it is put after the worker is flushed.
  */
 static long kvio_vring_set_kick(struct kvio_vring *vr,
-				struct vhost_vring_file __user *argp,
+				const struct kvio_vring_arg *arg,
 				struct file **old)
 {
 	struct file *kick;
-	long ret;
-	int fd;
+	int fd = arg->f.fd;
 
-	ret = kvio_get_fd(argp, &fd);
-	if (ret)
-		return ret;
+	if (arg->fault)
+		return -EFAULT;
 	kick = fd == VHOST_FILE_UNBIND ? NULL : eventfd_fget(fd);
 	if (IS_ERR(kick))
 		return PTR_ERR(kick);
@@ -283,29 +286,27 @@ static long kvio_vring_set_kick(struct kvio_vring *vr,
 
 /* Upstream knows these ioctls only with the legacy cross-endian option. */
 static long kvio_vring_set_endian(struct kvio_vring *vr,
-				  struct vhost_vring_state __user *argp)
+				  const struct kvio_vring_arg *arg)
 {
-	struct vhost_vring_state s;
-
 	if (!IS_ENABLED(CONFIG_VHOST_CROSS_ENDIAN_LEGACY))
 		return -ENOIOCTLCMD;
 	if (vr->backend)
 		return -EBUSY;
-	if (copy_from_user(&s, argp, sizeof(s)))
+	if (arg->fault)
 		return -EFAULT;
-	if (s.num != VHOST_VRING_LITTLE_ENDIAN &&
-	    s.num != VHOST_VRING_BIG_ENDIAN)
+	if (arg->s.num != VHOST_VRING_LITTLE_ENDIAN &&
+	    arg->s.num != VHOST_VRING_BIG_ENDIAN)
 		return -EINVAL;
-	vr->user_be = s.num == VHOST_VRING_BIG_ENDIAN;
+	vr->user_be = arg->s.num == VHOST_VRING_BIG_ENDIAN;
 	return 0;
 }
 
 static long kvio_vring_get_endian(struct kvio_vring *vr, u32 idx,
-				  struct vhost_vring_state __user *argp)
+				  struct kvio_vring_arg *arg)
 {
 	if (!IS_ENABLED(CONFIG_VHOST_CROSS_ENDIAN_LEGACY))
 		return -ENOIOCTLCMD;
-	return kvio_put_state(argp, idx, vr->user_be);
+	return kvio_put_state(arg, idx, vr->user_be);
 }
 
 static long kvio_vring_get_index(struct kvio_dev *dev, void __user *argp,
@@ -319,35 +320,60 @@ static long kvio_vring_get_index(struct kvio_dev *dev, void __user *argp,
 	return 0;
 }
 
-static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
-				   u32 idx, void __user *argp)
+/* Copy in what a SET ioctl reads; a fault is reported in its place. */
+static void kvio_vring_arg_in(unsigned int ioctl, void __user *argp,
+			      struct kvio_vring_arg *arg)
 {
-	struct vhost_vring_state s;
+	size_t size;
 
 	switch (ioctl) {
-	case VHOST_SET_VRING_NUM:
-		return kvio_vring_set_num(vr, argp);
 	case VHOST_SET_VRING_ADDR:
-		return kvio_vring_set_addr(vr, argp);
-	case VHOST_SET_VRING_BASE:
-		return kvio_vring_set_base(vr, argp);
-	case VHOST_GET_VRING_BASE:
-		return kvio_put_state(argp, idx, vr->last_avail_idx);
+		size = sizeof(arg->a);
+		break;
+	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
-		return kvio_vring_set_ctx(&vr->call_ctx, argp);
 	case VHOST_SET_VRING_ERR:
-		return kvio_vring_set_ctx(&vr->err_ctx, argp);
+		size = sizeof(arg->f);
+		break;
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_BASE:
 	case VHOST_SET_VRING_ENDIAN:
-		return kvio_vring_set_endian(vr, argp);
-	case VHOST_GET_VRING_ENDIAN:
-		return kvio_vring_get_endian(vr, idx, argp);
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
-		if (copy_from_user(&s, argp, sizeof(s)))
+		size = sizeof(arg->s);
+		break;
+	default:
+		return;
+	}
+	arg->fault = copy_from_user(arg, argp, size);
+}
+
+static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
+				   u32 idx, struct kvio_vring_arg *arg)
+{
+	switch (ioctl) {
+	case VHOST_SET_VRING_NUM:
+		return kvio_vring_set_num(vr, arg);
+	case VHOST_SET_VRING_ADDR:
+		return kvio_vring_set_addr(vr, arg);
+	case VHOST_SET_VRING_BASE:
+		return kvio_vring_set_base(vr, arg);
+	case VHOST_GET_VRING_BASE:
+		return kvio_put_state(arg, idx, vr->last_avail_idx);
+	case VHOST_SET_VRING_CALL:
+		return kvio_vring_set_ctx(&vr->call_ctx, arg);
+	case VHOST_SET_VRING_ERR:
+		return kvio_vring_set_ctx(&vr->err_ctx, arg);
+	case VHOST_SET_VRING_ENDIAN:
+		return kvio_vring_set_endian(vr, arg);
+	case VHOST_GET_VRING_ENDIAN:
+		return kvio_vring_get_endian(vr, idx, arg);
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (arg->fault)
 			return -EFAULT;
-		vr->busyloop_timeout = s.num;
+		vr->busyloop_timeout = arg->s.num;
 		return 0;
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		return kvio_put_state(argp, idx, vr->busyloop_timeout);
+		return kvio_put_state(arg, idx, vr->busyloop_timeout);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -359,11 +385,15 @@ static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
  * @ioctl: the command
  * @argp: its user argument, starting with the ring index
  *
+ * The argument is copied in before, and out after, the ring's mutex is
+ * held: only the device's mutex is held across user memory accesses.
+ *
  * Return: the result, or -ENOIOCTLCMD for an unknown command.
  */
 long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		      void __user *argp)
 {
+	struct kvio_vring_arg arg = { };
 	struct file *old_kick = NULL;
 	struct kvio_vring *vr;
 	bool kick_stopped;
@@ -374,14 +404,17 @@ long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 	if (ret)
 		return ret;
 	vr = dev->vrings[idx];
+	kvio_vring_arg_in(ioctl, argp, &arg);
 
 	mutex_lock(&vr->mutex);
 	if (ioctl == VHOST_SET_VRING_KICK)
-		ret = kvio_vring_set_kick(vr, argp, &old_kick);
+		ret = kvio_vring_set_kick(vr, &arg, &old_kick);
 	else
-		ret = kvio_vring_state_ioctl(vr, ioctl, idx, argp);
+		ret = kvio_vring_state_ioctl(vr, ioctl, idx, &arg);
 	mutex_unlock(&vr->mutex);
 
+	if (!ret && arg.put && copy_to_user(argp, &arg.out, sizeof(arg.out)))
+		ret = -EFAULT;
 	/* Work started by the old kick must finish before it is released. */
 	kick_stopped = old_kick && old_kick != vr->kick;
 	if (kick_stopped && vr->handle_kick)
