@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_net.h>
@@ -230,6 +231,23 @@ static long kvio_net_set_features(struct kvio_net *n, u64 features)
 	return 0;
 }
 
+/*
+ * The same backend again restarts a ring the guest broke, as a new one
+ * does: from its base, and at once, without waiting for another kick.
+ * A running ring is left as it is.
+ */
+static int kvio_net_restart_vring(struct kvio_vring *vr)
+{
+	int ret;
+
+	if (!vr->backend || !vr->broken)
+		return 0;
+	ret = kvio_vring_init_access(vr);
+	if (!ret)
+		kvio_poll_queue(&vr->poll);
+	return ret;
+}
+
 /* Swap the backend of a checked, locked ring; undone on failure. */
 static int kvio_net_swap_backend(struct kvio_net *n, struct kvio_vring *vr,
 				 struct socket *sock)
@@ -268,7 +286,7 @@ static long kvio_net_set_backend(struct kvio_net *n, unsigned int index,
 		ret = -ENOBUFS;
 		goto out;
 	}
-	vr = &n->vrings[index].vr;
+	vr = &n->vrings[array_index_nospec(index, KVIO_NET_VQ_MAX)].vr;
 
 	mutex_lock(&vr->mutex);
 	/* The ring must be fully set up before it may run. */
@@ -284,6 +302,7 @@ static long kvio_net_set_backend(struct kvio_net *n, unsigned int index,
 	if (sock == vr->backend) {
 		/* Same backend again: keep it, drop the new reference. */
 		kvio_net_put_socket(sock);
+		ret = kvio_net_restart_vring(vr);
 		goto out_vr;
 	}
 	old = vr->backend;
