@@ -224,6 +224,25 @@ void kvio_worker_flush(struct kvio_worker *worker)
 }
 
 /*
+ * Take everything off the list of a worker that runs nothing again: the
+ * work is no longer queued (a device can queue it on its next worker),
+ * and waiters in kvio_worker_flush() are released.
+ */
+static void kvio_worker_drain(struct kvio_worker *worker)
+{
+	struct kvio_work *work, *next;
+	struct llist_node *node;
+
+	node = llist_del_all(&worker->work_list);
+	llist_for_each_entry_safe(work, next, node, node) {
+		clear_bit(KVIO_WORK_QUEUED, &work->flags);
+		/* The flush's waiter may free it once woken: last. */
+		if (work->fn == kvio_flush_fn)
+			work->fn(work);
+	}
+}
+
+/*
  * The owner was killed and its thread is exiting: no work runs again.
  * Waiters in kvio_worker_flush() are released; other work is dropped,
  * the devices are torn down when the owner's files are closed.
@@ -231,19 +250,11 @@ void kvio_worker_flush(struct kvio_worker *worker)
 static void kvio_worker_killed(void *data)
 {
 	struct kvio_worker *worker = data;
-	struct kvio_work *work, *next;
-	struct llist_node *node;
 
 	mutex_lock(&worker->lock);
 	WRITE_ONCE(worker->killed, true);
 	mutex_unlock(&worker->lock);
-
-	node = llist_del_all(&worker->work_list);
-	llist_for_each_entry_safe(work, next, node, node) {
-		clear_bit(KVIO_WORK_QUEUED, &work->flags);
-		if (work->fn == kvio_flush_fn)
-			work->fn(work);
-	}
+	kvio_worker_drain(worker);
 }
 
 static struct kvio_worker *kvio_worker_create(bool kthread)
@@ -274,6 +285,39 @@ static struct kvio_worker *kvio_worker_create(bool kthread)
 	return worker;
 }
 
+/*
+ * The worker a new device of the current process should share, or NULL
+ * if the owner has none or should get another: each has its share and
+ * the owner has fewer workers than there are online CPUs.  *@least is the
+ * least used one, the fallback when no new thread can be had.
+ */
+static struct kvio_worker *kvio_worker_pick(struct kvio_worker **least)
+{
+	unsigned int per = READ_ONCE(devices_per_worker), n = 0;
+	struct kvio_worker *worker;
+
+	lockdep_assert_held(&kvio_workers_lock);
+	*least = NULL;
+	list_for_each_entry(worker, &kvio_workers, node) {
+		if (worker->mm != current->mm || READ_ONCE(worker->killed))
+			continue;
+		n++;
+		if (!*least || worker->users < (*least)->users)
+			*least = worker;
+	}
+	if (*least && (!per || (*least)->users < per ||
+		       n >= num_online_cpus()))
+		return *least;
+	return NULL;
+}
+
+static void kvio_worker_destroy(struct kvio_worker *worker)
+{
+	kvio_task_stop(worker->task);
+	mmdrop(worker->mm);
+	kfree(worker);
+}
+
 /**
  * kvio_worker_attach - give @dev a worker of the current process
  * @dev: a device whose owner is being set
@@ -281,43 +325,48 @@ static struct kvio_worker *kvio_worker_create(bool kthread)
  * The first device of an owner creates its worker; later ones share the
  * least used one, or get a new one when each has devices_per_worker
  * devices and the owner has fewer workers than there are online CPUs.
+ * A thread is created without kvio_workers_lock held: creating it can
+ * take long (reclaim in the owner's memory cgroup, cgroup attach), and
+ * must not hold up every other owner's SET_OWNER and close().
  *
  * Return: 0 or a negative errno.
  */
 int kvio_worker_attach(struct kvio_dev *dev)
 {
-	unsigned int per = READ_ONCE(devices_per_worker), n = 0;
-	struct kvio_worker *worker, *least = NULL;
+	struct kvio_worker *worker, *least, *fresh;
 
 	mutex_lock(&kvio_workers_lock);
-	list_for_each_entry(worker, &kvio_workers, node) {
-		if (worker->mm != current->mm || READ_ONCE(worker->killed))
-			continue;
-		n++;
-		if (!least || worker->users < least->users)
-			least = worker;
-	}
-	/* Another worker once each has its share, up to one per CPU. */
-	if (least && (!per || least->users < per ||
-		      n >= num_online_cpus())) {
-		worker = least;
-		worker->users++;
+	worker = kvio_worker_pick(&least);
+	if (worker)
 		goto found;
-	}
-	worker = kvio_worker_create(!dev->fork_owner);
-	if (IS_ERR(worker) && least) {
-		/* No new thread (rlimits, pids cgroup): share one. */
-		worker = least;
-		worker->users++;
-		goto found;
-	}
-	if (IS_ERR(worker)) {
-		mutex_unlock(&kvio_workers_lock);
-		return PTR_ERR(worker);
-	}
-	list_add(&worker->node, &kvio_workers);
-found:
 	mutex_unlock(&kvio_workers_lock);
+
+	fresh = kvio_worker_create(!dev->fork_owner);
+
+	/* The list may have changed meanwhile: choose again. */
+	mutex_lock(&kvio_workers_lock);
+	worker = kvio_worker_pick(&least);
+	if (!worker && !IS_ERR(fresh)) {
+		list_add(&fresh->node, &kvio_workers);
+		worker = fresh;
+		fresh = NULL;
+		goto out;
+	}
+	/* No new thread (rlimits, pids cgroup): share one. */
+	if (!worker)
+		worker = least;
+	if (!worker) {
+		mutex_unlock(&kvio_workers_lock);
+		return PTR_ERR(fresh);
+	}
+found:
+	fresh = NULL;
+	worker->users++;
+out:
+	mutex_unlock(&kvio_workers_lock);
+	/* Another device of this owner made one first; ours is not needed. */
+	if (!IS_ERR_OR_NULL(fresh))
+		kvio_worker_destroy(fresh);
 	WRITE_ONCE(dev->worker, worker);
 	return 0;
 }
@@ -338,6 +387,14 @@ void kvio_worker_detach(struct kvio_dev *dev)
 	WRITE_ONCE(dev->worker, NULL);
 
 	mutex_lock(&kvio_workers_lock);
+	/*
+	 * A wakeup that raced the kill can have put work on a killed
+	 * worker's list after its thread drained it: that work would stay
+	 * flagged queued, and its ring would never run again under a new
+	 * owner.  Nothing adds to the list now (@killed is long visible).
+	 */
+	if (READ_ONCE(worker->killed))
+		kvio_worker_drain(worker);
 	if (--worker->users) {
 		mutex_unlock(&kvio_workers_lock);
 		return;
@@ -345,10 +402,7 @@ void kvio_worker_detach(struct kvio_dev *dev)
 	list_del(&worker->node);
 	mutex_unlock(&kvio_workers_lock);
 
-	/* Work queued after a kill is dropped with the worker. */
-	kvio_task_stop(worker->task);
-	mmdrop(worker->mm);
-	kfree(worker);
+	kvio_worker_destroy(worker);
 }
 EXPORT_SYMBOL_GPL(kvio_worker_detach);
 
