@@ -181,4 +181,24 @@ int ndp_rx_inject(struct ndp *g);
 void ndp_run_traffic(struct ndp *g);
 void ndp_scenario(struct ndp *g);
 
+/* ndp_fault.c: one owner's two devices, for the fault tests */
+struct ndp_pair {
+	struct kvio_ctx c;
+	struct ndp_run *run;	/* both devices record here */
+	size_t shown;		/* run->msg printed up to here */
+	struct ndp_cfg cfg[2];
+	struct ndp dev[2];
+};
+
+const char *ndp_dev_path(void);
+struct ndp_pair *ndp_pair_new(unsigned int num, __u64 features,
+			      unsigned int rxbuf);
+void ndp_pair_free(struct ndp_pair *p);
+int ndp_pair_ok(struct ndp_pair *p);
+int ndp_pair_traffic(struct ndp_pair *p, struct ndp *g, unsigned int tx,
+		     unsigned int rx);
+int ndp_pair_quiet(struct ndp_pair *p, const struct ndp_vq *bad);
+int ndp_kick_now(const struct ndp_vq *q);
+__u64 ndp_wait_efd(int fd, int ms);
+
 #endif /* KVIO_NET_DATAPATH_H */
