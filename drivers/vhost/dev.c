@@ -6,6 +6,7 @@
  * needs an owner fails with EPERM for any other mm.
  */
 #include <linux/file.h>
+#include <linux/kcov.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -88,6 +89,7 @@ long kvio_dev_set_owner(struct kvio_dev *dev)
 	}
 	for (i = 0; i < dev->nvrings; i++)
 		dev->vrings[i]->owner_pid = current->tgid;
+	dev->kcov_handle = kcov_common_handle();
 	return 0;
 }
 EXPORT_SYMBOL_GPL(kvio_dev_set_owner);

@@ -8,6 +8,7 @@
  * lock-free and run in order by their worker's thread.
  */
 #include <linux/completion.h>
+#include <linux/kcov.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/sched.h>
@@ -72,11 +73,13 @@ void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
 EXPORT_SYMBOL_GPL(kvio_work_init);
 
 static bool kvio_worker_queue(struct kvio_worker *worker,
-			      struct kvio_work *work)
+			      struct kvio_work *work, u64 kcov_handle)
 {
 	if (READ_ONCE(worker->killed))
 		return false;
 	if (!test_and_set_bit(KVIO_WORK_QUEUED, &work->flags)) {
+		/* Ours until it runs: the worker reads it after the list. */
+		work->kcov_handle = kcov_handle;
 		/* llist_add() orders the flag before the list update. */
 		llist_add(&work->node, &worker->work_list);
 		kvio_task_wake(worker->task);
@@ -95,7 +98,7 @@ bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work)
 {
 	struct kvio_worker *worker = READ_ONCE(dev->worker);
 
-	return worker && kvio_worker_queue(worker, work);
+	return worker && kvio_worker_queue(worker, work, dev->kcov_handle);
 }
 EXPORT_SYMBOL_GPL(kvio_work_queue);
 
@@ -162,6 +165,20 @@ bool kvio_work_pending(struct kvio_dev *dev)
 }
 EXPORT_SYMBOL_GPL(kvio_work_pending);
 
+/* Run @work, its coverage going to its owner's kcov if it has one. */
+static void kvio_worker_run_one(struct kvio_work *work)
+{
+	u64 handle = work->kcov_handle;
+
+	if (!handle) {
+		work->fn(work);
+		return;
+	}
+	kcov_remote_start_common(handle);
+	work->fn(work);
+	kcov_remote_stop();
+}
+
 static bool kvio_worker_run(void *data)
 {
 	struct kvio_worker *worker = data;
@@ -191,7 +208,7 @@ static bool kvio_worker_run(void *data)
 		clear_bit(KVIO_WORK_QUEUED, &work->flags);
 		/* Re-queueing from now on must see what fn() reads. */
 		smp_mb__after_atomic();
-		work->fn(work);
+		kvio_worker_run_one(work);
 		cond_resched();
 	}
 	worker->batch_more = false;
@@ -217,7 +234,7 @@ void kvio_worker_flush(struct kvio_worker *worker)
 	init_completion(&flush.done);
 	kvio_work_init(&flush.work, kvio_flush_fn);
 	mutex_lock(&worker->lock);
-	queued = kvio_worker_queue(worker, &flush.work);
+	queued = kvio_worker_queue(worker, &flush.work, 0);
 	mutex_unlock(&worker->lock);
 	if (queued)
 		wait_for_completion(&flush.done);

@@ -33,6 +33,8 @@ struct kvio_work {
 	struct llist_node node;
 	kvio_work_fn_t fn;
 	unsigned long flags;
+	/* KCOV remote handle of the device's owner, set when queued */
+	u64 kcov_handle;
 };
 
 /* Wait on a file (kick eventfd, backend socket) and queue work on wakeup. */
@@ -127,6 +129,12 @@ struct kvio_dev {
 	struct eventfd_ctx *log_ctx;
 	struct kvio_worker *worker;
 	bool fork_owner;
+	/*
+	 * The owner's KCOV common handle, taken at SET_OWNER: coverage of
+	 * the work the worker runs for this device goes to the owner's kcov
+	 * (KCOV_REMOTE_ENABLE), as upstream vhost does.
+	 */
+	u64 kcov_handle;
 	/* Readers and pollers of the IOTLB message channel. */
 	wait_queue_head_t wait;
 };
