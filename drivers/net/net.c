@@ -135,6 +135,7 @@ static void kvio_net_teardown(struct kvio_net *n, struct kvio_mem *mem)
 {
 	struct socket *tx, *rx;
 
+	lockdep_assert_held(&n->dev.mutex);
 	kvio_net_stop(n, &tx, &rx);
 	kvio_dev_flush(&n->dev);
 	kvio_dev_stop(&n->dev);
@@ -240,6 +241,7 @@ static int kvio_net_restart_vring(struct kvio_vring *vr)
 {
 	int ret;
 
+	lockdep_assert_held(&vr->mutex);
 	if (!vr->backend || !vr->broken)
 		return 0;
 	ret = kvio_vring_init_access(vr);
@@ -255,6 +257,7 @@ static int kvio_net_swap_backend(struct kvio_net *n, struct kvio_vring *vr,
 	struct socket *old = vr->backend;
 	int ret;
 
+	lockdep_assert_held(&vr->mutex);
 	kvio_net_disable_vring(n, vr);
 	vr->backend = sock;
 	ret = kvio_vring_init_access(vr);

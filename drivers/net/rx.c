@@ -105,6 +105,7 @@ void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock)
 {
 	struct ptr_ring *ring = NULL;
 
+	lockdep_assert_held(&nvr->vr.mutex);
 	if (nvr->rx_ring && nvr->rxq_head != nvr->rxq_tail)
 		ptr_ring_unconsume(nvr->rx_ring, nvr->rxq + nvr->rxq_head,
 				   nvr->rxq_tail - nvr->rxq_head, tun_ptr_free);
@@ -285,6 +286,7 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 	ssize_t len;
 	int poll;
 
+	lockdep_assert_held(&vr->mutex);
 	kvio_ring_disable_notify(vr);
 	for (;;) {
 		sock_len = kvio_net_rx_peek(nvr, sock);

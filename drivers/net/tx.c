@@ -316,6 +316,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 	/* tun and macvtap take batches when their send buffer is unbounded. */
 	bool batch = READ_ONCE(sock->sk->sk_sndbuf) == INT_MAX;
 
+	lockdep_assert_held(&vr->mutex);
 	kvio_ring_disable_notify(vr);
 	for (;;) {
 		head = kvio_ring_pop(vr, nvr->iov, ARRAY_SIZE(nvr->iov),

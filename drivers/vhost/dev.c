@@ -53,11 +53,10 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 }
 EXPORT_SYMBOL_GPL(kvio_dev_init);
 
-bool kvio_dev_has_owner(struct kvio_dev *dev)
+static bool kvio_dev_has_owner(struct kvio_dev *dev)
 {
 	return dev->mm;
 }
-EXPORT_SYMBOL_GPL(kvio_dev_has_owner);
 
 long kvio_dev_check_owner(struct kvio_dev *dev)
 {
@@ -74,6 +73,8 @@ EXPORT_SYMBOL_GPL(kvio_dev_check_owner);
 long kvio_dev_set_owner(struct kvio_dev *dev)
 {
 	int ret, i;
+
+	lockdep_assert_held(&dev->mutex);
 
 	if (kvio_dev_has_owner(dev))
 		return -EBUSY;
@@ -93,14 +94,6 @@ long kvio_dev_set_owner(struct kvio_dev *dev)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(kvio_dev_set_owner);
-
-/* Wait for all work queued on @dev's worker so far. */
-void kvio_dev_flush(struct kvio_dev *dev)
-{
-	if (dev->worker)
-		kvio_worker_flush(dev->worker);
-}
-EXPORT_SYMBOL_GPL(kvio_dev_flush);
 
 /* Stop waiting on every kick eventfd, then let running work finish. */
 void kvio_dev_stop(struct kvio_dev *dev)
@@ -131,6 +124,8 @@ static void kvio_put_ctx(struct eventfd_ctx **ctx)
 void kvio_dev_cleanup(struct kvio_dev *dev)
 {
 	int i;
+
+	lockdep_assert_held(&dev->mutex);
 
 	for (i = 0; i < dev->nvrings; i++) {
 		struct kvio_vring *vr = dev->vrings[i];
@@ -165,6 +160,8 @@ EXPORT_SYMBOL_GPL(kvio_dev_reset_owner_prepare);
 void kvio_dev_reset_owner(struct kvio_dev *dev, struct kvio_mem *mem)
 {
 	int i;
+
+	lockdep_assert_held(&dev->mutex);
 
 	kvio_dev_cleanup(dev);
 	dev->mem = mem;
@@ -269,6 +266,8 @@ long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		    void __user *argp)
 {
 	long ret;
+
+	lockdep_assert_held(&dev->mutex);
 
 	if (ioctl == VHOST_SET_OWNER)
 		return kvio_dev_set_owner(dev);

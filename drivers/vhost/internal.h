@@ -17,15 +17,33 @@ void kvio_task_start(struct kvio_task *task);
 void kvio_task_stop(struct kvio_task *task);
 void kvio_task_wake(struct kvio_task *task);
 
-/* vring.c */
-void kvio_vring_reset(struct kvio_vring *vr);
-size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num);
-
-/* log.c */
-bool kvio_vring_log_used_ok(struct kvio_vring *vr, void __user *log_base,
-			    bool log_used, u64 log_addr);
+/*
+ * What the files of kvio_vhost use of each other.  Calls go one way, each
+ * file using only those listed before it: task, worker, log, mem, ring,
+ * vring, dev (and iotlb, which uses none).
+ */
 
 /* worker.c */
-void kvio_worker_flush(struct kvio_worker *worker);
+void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
+bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work);
+bool kvio_work_pending(struct kvio_dev *dev);
+int kvio_worker_attach(struct kvio_dev *dev);
+void kvio_worker_detach(struct kvio_dev *dev);
+
+/* log.c */
+bool kvio_log_range_ok(void __user *log_base, u64 gpa, u64 len);
+int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len);
+
+/* mem.c */
+struct kvio_mem *kvio_mem_alloc(u32 nregions);
+void kvio_mem_free(struct kvio_mem *mem);
+const struct kvio_mem_region *kvio_mem_lookup(const struct kvio_mem *mem,
+					      u64 gpa);
+bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
+			bool log_all);
+
+/* vring.c */
+void kvio_vring_reset(struct kvio_vring *vr);
+bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base);
 
 #endif /* _KVIO_VHOST_INTERNAL_H */

@@ -33,13 +33,11 @@ struct kvio_mem *kvio_mem_alloc(u32 nregions)
 		mem->nregions = nregions;
 	return mem;
 }
-EXPORT_SYMBOL_GPL(kvio_mem_alloc);
 
 void kvio_mem_free(struct kvio_mem *mem)
 {
 	kvfree(mem);
 }
-EXPORT_SYMBOL_GPL(kvio_mem_free);
 
 /**
  * kvio_mem_lookup - find the region that holds a guest-physical address
@@ -75,7 +73,43 @@ const struct kvio_mem_region *kvio_mem_lookup(const struct kvio_mem *mem,
 	}
 	return NULL;
 }
-EXPORT_SYMBOL_GPL(kvio_mem_lookup);
+
+/* Would uaddr + size wrap the address space? */
+static bool kvio_range_wraps(u64 uaddr, u64 size)
+{
+	if (uaddr > ULONG_MAX || size > ULONG_MAX)
+		return true;
+	return size && uaddr > ULONG_MAX - size + 1;
+}
+
+/**
+ * kvio_mem_access_ok - may the device use every region of @mem?
+ * @mem: the region table
+ * @log_base: the dirty log, checked when @log_all
+ * @log_all: every region must be loggable
+ *
+ * Return: true if all regions lie in user space (and in the log).
+ */
+bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
+			bool log_all)
+{
+	u32 i;
+
+	if (!mem)
+		return false;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct kvio_mem_region *r = &mem->region[i];
+		u64 size = r->last - r->start + 1;
+
+		if (kvio_range_wraps(r->uaddr, size))
+			return false;
+		if (!access_ok((void __user *)(unsigned long)r->uaddr, size))
+			return false;
+		if (log_all && !kvio_log_range_ok(log_base, r->start, size))
+			return false;
+	}
+	return true;
+}
 
 static int kvio_region_cmp(const void *a, const void *b)
 {
@@ -186,6 +220,8 @@ static bool kvio_dev_mem_ok(struct kvio_dev *dev, struct kvio_mem *mem,
 
 bool kvio_log_access_ok(struct kvio_dev *dev)
 {
+	lockdep_assert_held(&dev->mutex);
+
 	return kvio_dev_mem_ok(dev, dev->mem, true);
 }
 EXPORT_SYMBOL_GPL(kvio_log_access_ok);
@@ -195,6 +231,8 @@ long kvio_set_mem_table(struct kvio_dev *dev, struct vhost_memory __user *umem)
 {
 	struct kvio_mem *mem, *old;
 	int i;
+
+	lockdep_assert_held(&dev->mutex);
 
 	mem = kvio_mem_from_user(umem);
 	if (IS_ERR(mem))

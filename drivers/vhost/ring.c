@@ -41,6 +41,8 @@
  */
 int kvio_ring_break(struct kvio_vring *vr, const char *why)
 {
+	lockdep_assert_held(&vr->mutex);
+
 	/* One report per break, however many accesses fail after it. */
 	if (vr->broken)
 		return -EINVAL;
@@ -254,6 +256,8 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 	unsigned int head;
 	int ret;
 
+	lockdep_assert_held(&vr->mutex);
+
 	if (vr->broken)
 		return -EINVAL;
 	if (vr->avail_idx == vr->last_avail_idx) {
@@ -286,6 +290,8 @@ EXPORT_SYMBOL_GPL(kvio_ring_pop);
 /* Give back the last @n popped chains, e.g. when the backend is full. */
 void kvio_ring_unpop(struct kvio_vring *vr, unsigned int n)
 {
+	lockdep_assert_held(&vr->mutex);
+
 	vr->last_avail_idx -= n;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_unpop);
@@ -325,6 +331,8 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 	unsigned int i;
 	int ret;
 
+	lockdep_assert_held(&vr->mutex);
+
 	for (i = 0; i < n; i++) {
 		ret = kvio_ring_write_elem(vr, (old + i) & (vr->num - 1),
 					   &used[i]);
@@ -336,7 +344,7 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 	if (put_user(cpu_to_kvio16(vr, new), &vr->used->idx))
 		return kvio_ring_break(vr, "used ring not writable");
 	ret = kvio_ring_log_used(vr, offsetof(struct vring_used, idx),
-			    sizeof(vr->used->idx));
+				 sizeof(vr->used->idx));
 	if (ret)
 		return ret;
 	vr->last_used_idx = new;
@@ -382,6 +390,8 @@ static bool kvio_ring_should_signal(struct kvio_vring *vr)
 /* Interrupt the guest (call eventfd) if it asked for it. */
 void kvio_ring_signal(struct kvio_vring *vr)
 {
+	lockdep_assert_held(&vr->mutex);
+
 	if (vr->call_ctx && kvio_ring_should_signal(vr))
 		kvio_eventfd_signal(vr->call_ctx);
 }
@@ -398,6 +408,8 @@ static int kvio_ring_put_flags(struct kvio_vring *vr)
 /* Ask the guest not to kick: the worker is polling the ring anyway. */
 void kvio_ring_disable_notify(struct kvio_vring *vr)
 {
+	lockdep_assert_held(&vr->mutex);
+
 	if (vr->used_flags & VRING_USED_F_NO_NOTIFY)
 		return;
 	vr->used_flags |= VRING_USED_F_NO_NOTIFY;
@@ -418,6 +430,8 @@ bool kvio_ring_enable_notify(struct kvio_vring *vr)
 	__virtio16 __user *avail_event = (void __user *)&vr->used->ring[vr->num];
 	u16 seen = vr->avail_idx;
 
+	lockdep_assert_held(&vr->mutex);
+
 	if (vr->broken || !(vr->used_flags & VRING_USED_F_NO_NOTIFY))
 		return false;
 	vr->used_flags &= ~VRING_USED_F_NO_NOTIFY;
@@ -429,8 +443,9 @@ bool kvio_ring_enable_notify(struct kvio_vring *vr)
 			kvio_ring_break(vr, "used ring not writable");
 			return false;
 		}
-		if (kvio_ring_log_used(vr, offsetof(struct vring_used, ring[vr->num]),
-				  sizeof(*avail_event)))
+		if (kvio_ring_log_used(vr,
+				       offsetof(struct vring_used, ring[vr->num]),
+				       sizeof(*avail_event)))
 			return false;
 	}
 	/* The guest must see the flag before we look at its index. */
@@ -470,6 +485,8 @@ bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
 			bool (*ready)(void *), void *arg)
 {
 	u64 end;
+
+	lockdep_assert_held(&vr->mutex);
 
 	if (!vr->busyloop_timeout || vr->broken)
 		return false;

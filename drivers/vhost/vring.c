@@ -57,7 +57,7 @@ static size_t kvio_vring_event_size(struct kvio_vring *vr)
 	return kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
 }
 
-size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num)
+static size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num)
 {
 	return size_add(struct_size(vr->used, ring, num),
 			kvio_vring_event_size(vr));
@@ -67,6 +67,33 @@ static size_t kvio_vring_avail_size(struct kvio_vring *vr, unsigned int num)
 {
 	return size_add(struct_size(vr->avail, ring, num),
 			kvio_vring_event_size(vr));
+}
+
+/* Can the used ring of @vr be logged at its log_addr? */
+static bool kvio_vring_log_used_ok(struct kvio_vring *vr,
+				   void __user *log_base, bool log_used,
+				   u64 log_addr)
+{
+	return !log_used ||
+	       kvio_log_range_ok(log_base, log_addr,
+				 kvio_vring_used_size(vr, vr->num));
+}
+
+/**
+ * kvio_vring_log_access_ok - can @vr log its writes into @log_base?
+ * @vr: the ring; its mutex is held
+ * @log_base: the log to check against
+ *
+ * Return: true if the memory table and the used ring are loggable.
+ */
+bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base)
+{
+	lockdep_assert_held(&vr->mutex);
+
+	return kvio_mem_access_ok(vr->mem, log_base,
+				  kvio_has_feature(vr, VHOST_F_LOG_ALL)) &&
+	       kvio_vring_log_used_ok(vr, log_base, vr->log_used,
+				      vr->log_addr);
 }
 
 static bool kvio_vring_addrs_ok(struct kvio_vring *vr, unsigned int num,
@@ -86,6 +113,8 @@ static bool kvio_vring_addrs_ok(struct kvio_vring *vr, unsigned int num,
  */
 bool kvio_vring_access_ok(struct kvio_vring *vr)
 {
+	lockdep_assert_held(&vr->mutex);
+
 	if (!kvio_vring_log_access_ok(vr, vr->log_base))
 		return false;
 	return kvio_vring_addrs_ok(vr, vr->num, vr->desc, vr->avail, vr->used);
@@ -105,6 +134,8 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 {
 	bool is_le = vr->is_le;
 	__virtio16 used_idx;
+
+	lockdep_assert_held(&vr->mutex);
 
 	if (!vr->backend)
 		return 0;
@@ -399,6 +430,8 @@ long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 	bool kick_stopped;
 	long ret;
 	u32 idx;
+
+	lockdep_assert_held(&dev->mutex);
 
 	ret = kvio_vring_get_index(dev, argp, &idx);
 	if (ret)

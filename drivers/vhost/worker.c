@@ -70,7 +70,6 @@ void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn)
 	clear_bit(KVIO_WORK_QUEUED, &work->flags);
 	work->fn = fn;
 }
-EXPORT_SYMBOL_GPL(kvio_work_init);
 
 static bool kvio_worker_queue(struct kvio_worker *worker,
 			      struct kvio_work *work, u64 kcov_handle)
@@ -100,7 +99,6 @@ bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work)
 
 	return worker && kvio_worker_queue(worker, work, dev->kcov_handle);
 }
-EXPORT_SYMBOL_GPL(kvio_work_queue);
 
 /* Grow or shrink the poll window after an idle spell of @idle ns. */
 static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
@@ -163,7 +161,6 @@ bool kvio_work_pending(struct kvio_dev *dev)
 	return worker && (worker->batch_more ||
 			  !llist_empty(&worker->work_list));
 }
-EXPORT_SYMBOL_GPL(kvio_work_pending);
 
 /* Run @work, its coverage going to its owner's kcov if it has one. */
 static void kvio_worker_run_one(struct kvio_work *work)
@@ -226,7 +223,7 @@ static void kvio_flush_fn(struct kvio_work *work)
 }
 
 /* Wait until everything queued on @worker before this call has run. */
-void kvio_worker_flush(struct kvio_worker *worker)
+static void kvio_worker_flush(struct kvio_worker *worker)
 {
 	struct kvio_flush flush;
 	bool queued;
@@ -239,6 +236,14 @@ void kvio_worker_flush(struct kvio_worker *worker)
 	if (queued)
 		wait_for_completion(&flush.done);
 }
+
+/* Wait for all work queued on @dev's worker so far. */
+void kvio_dev_flush(struct kvio_dev *dev)
+{
+	if (dev->worker)
+		kvio_worker_flush(dev->worker);
+}
+EXPORT_SYMBOL_GPL(kvio_dev_flush);
 
 /*
  * Take everything off the list of a worker that runs nothing again: the
@@ -352,6 +357,8 @@ int kvio_worker_attach(struct kvio_dev *dev)
 {
 	struct kvio_worker *worker, *least, *fresh;
 
+	lockdep_assert_held(&dev->mutex);
+
 	mutex_lock(&kvio_workers_lock);
 	worker = kvio_worker_pick(&least);
 	if (worker)
@@ -387,7 +394,6 @@ out:
 	WRITE_ONCE(dev->worker, worker);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(kvio_worker_attach);
 
 /**
  * kvio_worker_detach - drop @dev's reference on its worker
@@ -398,6 +404,8 @@ EXPORT_SYMBOL_GPL(kvio_worker_attach);
 void kvio_worker_detach(struct kvio_dev *dev)
 {
 	struct kvio_worker *worker = dev->worker;
+
+	lockdep_assert_held(&dev->mutex);
 
 	if (!worker)
 		return;
@@ -421,7 +429,6 @@ void kvio_worker_detach(struct kvio_dev *dev)
 
 	kvio_worker_destroy(worker);
 }
-EXPORT_SYMBOL_GPL(kvio_worker_detach);
 
 static void kvio_poll_func(struct file *file, wait_queue_head_t *wqh,
 			   poll_table *pt)

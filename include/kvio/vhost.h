@@ -142,14 +142,12 @@ struct kvio_dev {
 /* dev.c */
 void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 		   int nvrings);
-bool kvio_dev_has_owner(struct kvio_dev *dev);
 long kvio_dev_check_owner(struct kvio_dev *dev);
 long kvio_dev_set_owner(struct kvio_dev *dev);
 struct kvio_mem *kvio_dev_reset_owner_prepare(void);
 void kvio_dev_reset_owner(struct kvio_dev *dev, struct kvio_mem *mem);
 void kvio_dev_stop(struct kvio_dev *dev);
 void kvio_dev_cleanup(struct kvio_dev *dev);
-void kvio_dev_flush(struct kvio_dev *dev);
 long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		    void __user *argp);
 void kvio_set_backend_features(struct kvio_dev *dev, u64 features);
@@ -184,31 +182,19 @@ bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
 /* log.c */
 int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
 		   unsigned int nlog, u64 len);
-int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len);
-bool kvio_log_access_ok(struct kvio_dev *dev);
-bool kvio_vring_log_access_ok(struct kvio_vring *vr, void __user *log_base);
-bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
-			bool log_all);
 
 /* mem.c */
-struct kvio_mem *kvio_mem_alloc(u32 nregions);
-void kvio_mem_free(struct kvio_mem *mem);
-const struct kvio_mem_region *kvio_mem_lookup(const struct kvio_mem *mem,
-					      u64 gpa);
+bool kvio_log_access_ok(struct kvio_dev *dev);
 long kvio_set_mem_table(struct kvio_dev *dev,
 			struct vhost_memory __user *umem);
 
 /* worker.c */
-void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
-bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work);
-bool kvio_work_pending(struct kvio_dev *dev);
+void kvio_dev_flush(struct kvio_dev *dev);
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 		    struct kvio_dev *dev);
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);
 void kvio_poll_stop(struct kvio_poll *poll);
 void kvio_poll_queue(struct kvio_poll *poll);
-int kvio_worker_attach(struct kvio_dev *dev);
-void kvio_worker_detach(struct kvio_dev *dev);
 
 static inline bool kvio_has_feature(const struct kvio_vring *vr, int bit)
 {
