@@ -248,13 +248,17 @@ EXPORT_SYMBOL_GPL(kvio_dev_flush);
 /*
  * Take everything off the list of a worker that runs nothing again: the
  * work is no longer queued (a device can queue it on its next worker),
- * and waiters in kvio_worker_flush() are released.
+ * and waiters in kvio_worker_flush() are released.  Under @worker->lock,
+ * with @killed set in the same hold: a flush or a detach that sees
+ * @killed runs after the walk, so no device is freed, or queued on a new
+ * worker, while the walk still touches its work.
  */
 static void kvio_worker_drain(struct kvio_worker *worker)
 {
 	struct kvio_work *work, *next;
 	struct llist_node *node;
 
+	lockdep_assert_held(&worker->lock);
 	node = llist_del_all(&worker->work_list);
 	llist_for_each_entry_safe(work, next, node, node) {
 		clear_bit(KVIO_WORK_QUEUED, &work->flags);
@@ -275,8 +279,8 @@ static void kvio_worker_killed(void *data)
 
 	mutex_lock(&worker->lock);
 	WRITE_ONCE(worker->killed, true);
-	mutex_unlock(&worker->lock);
 	kvio_worker_drain(worker);
+	mutex_unlock(&worker->lock);
 }
 
 static struct kvio_worker *kvio_worker_create(bool kthread)
@@ -355,7 +359,7 @@ static void kvio_worker_destroy(struct kvio_worker *worker)
  */
 int kvio_worker_attach(struct kvio_dev *dev)
 {
-	struct kvio_worker *worker, *least, *fresh;
+	struct kvio_worker *worker, *least, *fresh = NULL;
 
 	lockdep_assert_held(&dev->mutex);
 
@@ -384,7 +388,6 @@ int kvio_worker_attach(struct kvio_dev *dev)
 		return PTR_ERR(fresh);
 	}
 found:
-	fresh = NULL;
 	worker->users++;
 out:
 	mutex_unlock(&kvio_workers_lock);
@@ -418,8 +421,10 @@ void kvio_worker_detach(struct kvio_dev *dev)
 	 * flagged queued, and its ring would never run again under a new
 	 * owner.  Nothing adds to the list now (@killed is long visible).
 	 */
-	if (READ_ONCE(worker->killed))
+	mutex_lock(&worker->lock);
+	if (worker->killed)
 		kvio_worker_drain(worker);
+	mutex_unlock(&worker->lock);
 	if (--worker->users) {
 		mutex_unlock(&kvio_workers_lock);
 		return;
