@@ -22,11 +22,14 @@ enum {
 #define KVIO_NET_BATCH		64
 
 /*
- * The longest frame a guest can send: an IP packet of 64 KiB less one
- * (with or without segmentation offload) behind an Ethernet header with
- * one VLAN tag; the virtio-net header comes on top.
+ * The longest frame a guest can send: an IPv6 packet with a payload of
+ * 64 KiB less one (with or without segmentation offload) behind an
+ * Ethernet header with two VLAN tags; the virtio-net header comes on top.
  */
-#define KVIO_NET_MAX_FRAME	(65535 + VLAN_ETH_HLEN)
+#define KVIO_NET_MAX_FRAME	(65535 + 40 + ETH_HLEN + 2 * VLAN_HLEN)
+
+/* Buffers, empty ones included, the chains of one RX frame may name. */
+#define KVIO_NET_RX_WALK_MAX	(2 * KVIO_NET_IOV_MAX)
 
 /* Work done for one ring before others get the worker (as upstream). */
 #define KVIO_NET_WEIGHT_BYTES	0x80000

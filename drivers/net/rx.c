@@ -139,8 +139,15 @@ static int kvio_net_rx_bufs(struct kvio_net_vring *nvr, size_t len,
 	size_t buf = 0;
 	int head;
 
+	vr->walked = 0;
 	while (left > 0 && count < quota) {
-		if (seg >= KVIO_NET_IOV_MAX) {
+		/*
+		 * Chains of empty buffers cost reads and fill nothing: a
+		 * frame whose chains named more buffers than a frame can use
+		 * is dropped, not walked on through a thousand more chains.
+		 */
+		if (seg >= KVIO_NET_IOV_MAX ||
+		    vr->walked > KVIO_NET_RX_WALK_MAX) {
 			head = KVIO_NET_IOV_MAX + 1;
 			goto undo;
 		}

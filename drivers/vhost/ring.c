@@ -276,6 +276,7 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 		return kvio_ring_break(vr, "head index out of range");
 
 	ret = kvio_pop_chain(vr, &pop, head);
+	vr->walked += pop.visited;
 	if (ret)
 		return ret;
 	*out = pop.out;

@@ -153,6 +153,8 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 	if (get_user(used_idx, &vr->used->idx))
 		goto fault;
 	vr->last_used_idx = kvio16_to_cpu(vr, used_idx);
+	/* Read the guest's index again: it may be why the ring broke. */
+	vr->avail_idx = vr->last_avail_idx;
 	vr->broken = false;
 	return 0;
 

@@ -95,6 +95,11 @@ struct kvio_vring {
 	struct kvio_poll poll;
 	kvio_work_fn_t handle_kick;
 
+	/*
+	 * Buffers named by the chains popped so far, empty ones included:
+	 * the device resets it to budget the work one frame may cost.
+	 */
+	unsigned int walked;
 	u16 last_avail_idx;
 	u16 avail_idx;
 	u16 last_used_idx;

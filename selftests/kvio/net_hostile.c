@@ -39,8 +39,8 @@
 #define NH_MIB4		(4U << 20)
 #define NH_TABLE	(NDP_GPA_BASE + 0x700000ULL)	/* the last 1M */
 #define NH_ALIAS	(NDP_GPA_BASE + 0x100000ULL)	/* 4M + 64 from here */
-/* the longest frame a guest can send: 64K - 1 of IP, Ethernet, VLAN tag */
-#define NH_MAX_FRAME	(65535 + 18)
+/* the longest frame: an IPv6 payload of 64K - 1, Ethernet, two VLAN tags */
+#define NH_MAX_FRAME	(65535 + 40 + 14 + 2 * 4)
 #define NH_ETH_P	0x88b5
 
 struct nh {
