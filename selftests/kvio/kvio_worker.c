@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,6 +225,70 @@ TEST(reset_owner_releases_worker)
 	close(a);
 	close(b);
 	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+#define RACE_ROUNDS	20
+
+struct owner_race {
+	pthread_barrier_t go, done;
+	int fd[2];
+	pid_t tid[2];
+	int fail;
+};
+
+static struct owner_race race;
+
+/* One of two threads: SET_OWNER on its own device, at the same time. */
+static void *race_owner(void *arg)
+{
+	int i, me = (int)(long)arg;
+
+	race.tid[me] = (pid_t)syscall(SYS_gettid);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		pthread_barrier_wait(&race.go);
+		if (ioctl(race.fd[me], VHOST_SET_OWNER, NULL))
+			__atomic_add_fetch(&race.fail, 1, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&race.done);
+	}
+	return NULL;
+}
+
+/*
+ * Two threads of one owner set up two devices at once.  Both find no
+ * worker and both create one (outside the global lock); the one that
+ * comes second shares the first one's, and must stop its own: once both
+ * devices are closed, no thread named after either remains.
+ */
+TEST(set_owner_race_no_leak)
+{
+	char name[2][32];
+	pthread_t th[2];
+	int i, j, left = 0;
+
+	ASSERT_EQ(0, pthread_barrier_init(&race.go, NULL, 3));
+	ASSERT_EQ(0, pthread_barrier_init(&race.done, NULL, 3));
+	for (j = 0; j < 2; j++)
+		ASSERT_EQ(0, pthread_create(&th[j], NULL, race_owner,
+					    (void *)(long)j));
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		for (j = 0; j < 2; j++) {
+			race.fd[j] = open(KVIO_NET, O_RDWR);
+			ASSERT_LE(0, race.fd[j]);
+		}
+		pthread_barrier_wait(&race.go);
+		pthread_barrier_wait(&race.done);
+		for (j = 0; j < 2; j++) {
+			worker_name(name[j], sizeof(name[j]), race.tid[j]);
+			close(race.fd[j]);
+		}
+		for (j = 0; j < 2; j++)
+			left += wait_threads(name[j], 0);
+	}
+	for (j = 0; j < 2; j++)
+		pthread_join(th[j], NULL);
+	EXPECT_EQ(0, race.fail);
+	EXPECT_EQ(0, left) TH_LOG("%d workers left behind in %d rounds",
+				  left, RACE_ROUNDS);
 }
 
 TEST(each_owner_its_own_worker)
