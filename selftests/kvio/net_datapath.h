@@ -200,5 +200,43 @@ int ndp_pair_traffic(struct ndp_pair *p, struct ndp *g, unsigned int tx,
 int ndp_pair_quiet(struct ndp_pair *p, const struct ndp_vq *bad);
 int ndp_kick_now(const struct ndp_vq *q);
 __u64 ndp_wait_efd(int fd, int ms);
+struct ndp_pair *ndp_pair_new_on(unsigned int num, __u64 features,
+				 unsigned int rxbuf, int macvtap_ifindex,
+				 int peer_ifindex);
+
+/* ndp_fault.c: the VMM stops, restarts and swaps under traffic */
+int ndp_vmm_backend(struct ndp *g, int fd);
+int ndp_vmm_stop(struct ndp *g, __u16 base[2]);
+int ndp_vmm_mem(struct ndp *g, const struct vhost_memory *m);
+int ndp_vmm_start(struct ndp *g, const __u16 base[2],
+		  const struct vhost_memory *m, int owner);
+
+/*
+ * ndp_fault.c: traffic that survives faults (net_faults).  The driver of
+ * one device in a thread of its own (ndp_flow_run()), with mergeable
+ * receive buffers big enough for any frame: frames may be lost, every
+ * frame that arrives must be whole.  The counters are read by others.
+ */
+struct ndp_flow {
+	struct ndp *g;
+	/* host sides: frames go in on [0], the backend's; [1] another or -1 */
+	int pkt[2];
+	int stop;		/* set by another thread: stop */
+	unsigned long tx_used;	/* TX buffers the device gave back */
+	unsigned long wire;	/* frames sent by the guest, seen whole */
+	unsigned long rx_used;	/* frames received whole */
+	unsigned long bad;	/* frames that were not whole */
+	char bad_msg[128];	/* the first of them */
+	/* the flow's own */
+	long injected, rx_seen, rx_lost, last_rx_ms;
+	unsigned int rx_seq;
+	struct ndp_chain *rx_ch;	/* per RX slot: its buffer */
+};
+
+int ndp_flow_init(struct ndp_flow *f, struct ndp *g);
+void ndp_flow_free(struct ndp_flow *f);
+int ndp_flow_step(struct ndp_flow *f);
+void *ndp_flow_run(void *arg);
+int ndp_flow_moves(struct ndp_flow *f, unsigned long n, int ms);
 
 #endif /* KVIO_NET_DATAPATH_H */
