@@ -94,6 +94,23 @@ check: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/check.sh
 
+# The fuzzer (tools/fuzz): its own sources and the selftests' userspace
+# virtio driver, ndp_*.c and diff_*.c.
+FUZZ_SRCS = $(wildcard $(TOP)/tools/fuzz/*.c) \
+	$(wildcard $(TOP)/selftests/kvio/ndp_*.c) \
+	$(TOP)/selftests/kvio/diff_env.c $(TOP)/selftests/kvio/diff_rec.c
+FUZZ_HDRS = $(wildcard $(TOP)/tools/fuzz/*.h) \
+	$(TOP)/selftests/kvio/net_datapath.h $(TOP)/selftests/kvio/vhost_diff.h
+
+.PHONY: fuzz
+fuzz: $(BUILD)/fuzz/kvio_fuzz
+
+$(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -pthread -I$(BUILD)/uapi \
+		-idirafter $(TOP)/selftests/kvio/uapi-shim -isystem $(KSFT_DIR) \
+		-I$(TOP)/selftests/kvio -o $@ $(FUZZ_SRCS) -pthread
+
 demo: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/demo.sh
