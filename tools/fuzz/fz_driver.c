@@ -345,7 +345,7 @@ int fz_inject(struct fz_exec *x, unsigned int host, __u32 size)
 void fz_op_post(struct fz_exec *x, const __u8 *a)
 {
 	static const __u16 count[8] = { 1, 2, 4, 8, 16, 64, 256, 1024 };
-	static const __u8 pieces[8] = { 1, 2, 3, 4, 8, 16, 1, 2 };
+	static const __u8 pieces[8] = { 1, 2, 3, 4, 5, 7, 8, 16 };
 	static const __u32 plen[12] = {
 		1, 2, 3, 12, 64, 100, 1500, 2048, 4096, 65536, 8, 32,
 	};

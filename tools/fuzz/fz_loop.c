@@ -221,7 +221,7 @@ static unsigned int fz_next_input(struct fz_mgr *m, __u8 *buf)
 {
 	const struct fz_entry *e, *o;
 
-	if (!m->ncorpus || !(fz_rand(&m->rng) % 5))
+	if (!m->ncorpus || fz_rand(&m->rng) % 10 < 3)
 		return fz_generate(buf, &m->rng);
 	e = fz_pick_entry(m);
 	o = fz_pick_entry(m);

@@ -33,7 +33,7 @@ const struct fz_opdesc fz_ops[] = {
 	[FZ_OP_DFILL] = { "dfill", fz_op_dfill, { 1, 2, 1, 1, 4, 1, 1, 1, 1 }, 0, 0, 8 },
 	[FZ_OP_TABLE] = { "table", fz_op_table, { 1, 1, 1, 4, 1, 1, 1, 1 }, 0, 0, 5 },
 	[FZ_OP_CHAIN] = { "chain", fz_op_chain,
-			  { 1, 2, 1, 1, 1, 1, 1, 1, 4, 1, 1, 1 }, 0, 0, 12 },
+			  { 1, 2, 1, 1, 1, 1, 1, 1, 4, 1, 1, 1 }, 0, 0, 16 },
 	[FZ_OP_AVAIL] = { "avail", fz_op_avail, { 1, 2, 2 }, 0, 0, 6 },
 	[FZ_OP_AFILL] = { "afill", fz_op_afill, { 1, 1, 1, 2 }, 0, 0, 6 },
 	[FZ_OP_AIDX] = { "aidx", fz_op_aidx, { 1, 1, 2 }, 0, 0, 4 },
@@ -137,7 +137,7 @@ static void fz_gen_args(unsigned int op, __u8 *a, __u64 *rng)
 		a[2] = 0;
 		a[1] %= 8;
 		a[7] = (a[7] & ~1) | (fz_below(rng, 5) ? !(a[0] & 1) : a[7] & 1);
-		a[15] |= fz_below(rng, 4) ? 0x80 : 0;
+		a[15] |= fz_below(rng, 8) ? 0x80 : 0;
 		break;
 	case FZ_OP_AVAIL:
 		a[2] = 0;
@@ -177,17 +177,34 @@ static void fz_gen_header(__u8 *h, __u64 *rng)
 	h[5] = fz_below(rng, 4) ? 0 : fz_below(rng, 8);
 }
 
-/* A new program: half of them keep their rings well-formed. */
+/* The guest's operations only: the data path with a running device. */
+static unsigned int fz_pick_guest_op(__u64 *rng)
+{
+	unsigned int op;
+
+	do
+		op = fz_pick_op(rng);
+	while (op < FZ_OP_DESC || op == FZ_OP_CONC || op == FZ_OP_PROT);
+	return op;
+}
+
+/*
+ * A new program: a third keep their rings well-formed, a third are a
+ * hostile guest of a device set up as QEMU does, a third anything.
+ */
 unsigned int fz_generate(__u8 *out, __u64 *rng)
 {
-	int clean = fz_below(rng, 2);
-	unsigned int len = FZ_HDR_LEN, n, i, op;
+	unsigned int kind = fz_below(rng, 3), len = FZ_HDR_LEN, n, i, op;
 
 	fz_gen_header(out, rng);
-	n = 1 + fz_below(rng, clean ? 12 : 16);
+	n = 1 + fz_below(rng, kind == 2 ? 16 : 12);
 	for (i = 0; i < n; i++) {
-		op = clean ? fz_clean_ops[fz_below(rng, sizeof(fz_clean_ops))] :
-		     fz_pick_op(rng);
+		if (kind == 0)
+			op = fz_clean_ops[fz_below(rng, sizeof(fz_clean_ops))];
+		else if (kind == 1)
+			op = fz_pick_guest_op(rng);
+		else
+			op = fz_pick_op(rng);
 		len += fz_gen_op(out + len, op, rng);
 	}
 	return len;
