@@ -67,97 +67,117 @@ static void fz_defaults(struct fz_opts *o)
 	o->stats_s = 60;
 }
 
+static const struct option fz_lopts[] = {
+	{ "replay", no_argument, NULL, 'r' },
+	{ "corpus", required_argument, NULL, 'c' },
+	{ "corpus-out", required_argument, NULL, 'C' },
+	{ "out", required_argument, NULL, 'o' },
+	{ "ko", required_argument, NULL, 'k' },
+	{ "execs", required_argument, NULL, 'n' },
+	{ "time", required_argument, NULL, 't' },
+	{ "hang", required_argument, NULL, 'H' },
+	{ "close-ms", required_argument, NULL, 'L' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "stats", required_argument, NULL, 'S' },
+	{ "minimize", required_argument, NULL, 'm' },
+	{ "keep-going", no_argument, NULL, 'g' },
+	{ "blind", no_argument, NULL, 'b' },
+	{ "no-current", no_argument, NULL, 'N' },
+	{ "ktap", no_argument, NULL, 'K' },
+	{ "show", required_argument, NULL, 'w' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* The options without an argument but --show. */
+static int fz_flag(struct fz_opts *o, int c, int *ret)
+{
+	switch (c) {
+	case 'g':
+		o->keep_going = 1;
+		return 0;
+	case 'b':
+		o->blind = 1;
+		return 0;
+	case 'N':
+		o->no_current = 1;
+		return 0;
+	case 'K':
+		o->ktap = 1;
+		return 0;
+	case 'w':
+		*ret = fz_show_file(optarg);
+		return 1;
+	case 'h':
+		fz_usage(stdout);
+		*ret = 0;
+		return 1;
+	default:
+		fz_usage(stderr);
+		*ret = 2;
+		return 1;
+	}
+}
+
+/* One option: 0, 1 to stop with status 0 (help, --show), -1 on error. */
+static int fz_opt(struct fz_opts *o, int c, int *user_corpus, int *ret)
+{
+	switch (c) {
+	case 'r':
+		o->replay = 1;
+		o->ktap = 1;
+		break;
+	case 'c':
+		if (!(*user_corpus)++)
+			o->ncorpus_in = 0;
+		if (o->ncorpus_in < 4)
+			o->corpus_in[o->ncorpus_in++] = optarg;
+		break;
+	case 'C':
+		o->corpus_out = optarg;
+		break;
+	case 'o':
+		o->out = optarg;
+		break;
+	case 'k':
+		o->kodir = optarg;
+		break;
+	case 'n':
+		o->execs = strtol(optarg, NULL, 0);
+		break;
+	case 't':
+		o->seconds = strtol(optarg, NULL, 0);
+		break;
+	case 'H':
+		o->hang_s = strtol(optarg, NULL, 0);
+		break;
+	case 'L':
+		o->close_ms = strtol(optarg, NULL, 0);
+		break;
+	case 's':
+		o->seed = strtoull(optarg, NULL, 0);
+		break;
+	case 'S':
+		o->stats_s = strtol(optarg, NULL, 0);
+		break;
+	case 'm':
+		o->minimize = optarg;
+		break;
+	default:
+		return fz_flag(o, c, ret);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "replay", no_argument, NULL, 'r' },
-		{ "corpus", required_argument, NULL, 'c' },
-		{ "corpus-out", required_argument, NULL, 'C' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "ko", required_argument, NULL, 'k' },
-		{ "execs", required_argument, NULL, 'n' },
-		{ "time", required_argument, NULL, 't' },
-		{ "hang", required_argument, NULL, 'H' },
-		{ "close-ms", required_argument, NULL, 'L' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "stats", required_argument, NULL, 'S' },
-		{ "minimize", required_argument, NULL, 'm' },
-		{ "keep-going", no_argument, NULL, 'g' },
-		{ "blind", no_argument, NULL, 'b' },
-		{ "no-current", no_argument, NULL, 'N' },
-		{ "ktap", no_argument, NULL, 'K' },
-		{ "show", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	struct fz_opts o = { 0 };
-	int c, user_corpus = 0;
+	int c, user_corpus = 0, ret = 0;
 
 	fz_defaults(&o);
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			o.replay = 1;
-			o.ktap = 1;
-			break;
-		case 'c':
-			if (!user_corpus++)
-				o.ncorpus_in = 0;
-			if (o.ncorpus_in < 4)
-				o.corpus_in[o.ncorpus_in++] = optarg;
-			break;
-		case 'C':
-			o.corpus_out = optarg;
-			break;
-		case 'o':
-			o.out = optarg;
-			break;
-		case 'k':
-			o.kodir = optarg;
-			break;
-		case 'n':
-			o.execs = strtol(optarg, NULL, 0);
-			break;
-		case 't':
-			o.seconds = strtol(optarg, NULL, 0);
-			break;
-		case 'H':
-			o.hang_s = strtol(optarg, NULL, 0);
-			break;
-		case 'L':
-			o.close_ms = strtol(optarg, NULL, 0);
-			break;
-		case 's':
-			o.seed = strtoull(optarg, NULL, 0);
-			break;
-		case 'S':
-			o.stats_s = strtol(optarg, NULL, 0);
-			break;
-		case 'm':
-			o.minimize = optarg;
-			break;
-		case 'g':
-			o.keep_going = 1;
-			break;
-		case 'b':
-			o.blind = 1;
-			break;
-		case 'N':
-			o.no_current = 1;
-			break;
-		case 'K':
-			o.ktap = 1;
-			break;
-		case 'w':
-			return fz_show_file(optarg);
-		case 'h':
-			fz_usage(stdout);
-			return 0;
-		default:
-			fz_usage(stderr);
-			return 2;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "", fz_lopts, NULL)) != -1)
+		if (fz_opt(&o, c, &user_corpus, &ret))
+			return ret;
 	if (!user_corpus)
 		o.ncorpus_in = 1;
 	return fz_main(&o);
