@@ -22,7 +22,7 @@ CHECKPATCH := $(BUILD)/ksrc/scripts/checkpatch.pl
 
 KBUILD_FILES := Kbuild drivers include uapi
 
-.PHONY: all modules deps check demo bench selftests style sparse clean help
+.PHONY: all modules deps check check-debug demo bench selftests style sparse clean help
 
 all: modules
 
@@ -30,6 +30,7 @@ help:
 	@echo 'make            build the modules for every installed kernel (or KDIR=)'
 	@echo 'make deps       install the Debian packages everything needs'
 	@echo 'make check      deps, build, and every selftest in VMs on every kernel'
+	@echo 'make check-debug  the same on the KASAN/lockdep/kmemleak debug kernel'
 	@echo 'make demo       a nested guest through kvio-net, then through vhost-net'
 	@echo 'make bench      benchmarks against upstream vhost-net: table, CSV, plot'
 	@echo 'make style      checkpatch --strict over our sources'
@@ -110,6 +111,15 @@ $(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)
 	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -pthread -I$(BUILD)/uapi \
 		-idirafter $(TOP)/selftests/kvio/uapi-shim -isystem $(KSFT_DIR) \
 		-I$(TOP)/selftests/kvio -o $@ $(FUZZ_SRCS) -pthread
+
+# The whole suite on the debug kernel (tools/debug-kernel/build: built
+# once per machine, outside the clone, printing its directory), every VM
+# ending with a kmemleak scan.  KVIO_DEBUG_FUZZ: the fuzzer's command.
+check-debug: deps
+	@dir=$$(sh $(TOP)/tools/debug-kernel/build) && \
+		$(MAKE) -C $(TOP) modules KDIR=$$dir/linux
+	$(MAKE) -C $(TOP) selftests
+	@KVIO_KERNELS=debug sh $(TOP)/tools/check.sh
 
 demo: deps
 	$(MAKE) -C $(TOP) modules selftests

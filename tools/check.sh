@@ -3,7 +3,10 @@
 #
 # Run the kvio selftests in a VM on every kernel we built for, then print
 # one summary line: "N passed, N failed" (skips are listed, never passed).
-# KVIO_KERNELS="6.1 6.12" limits the kernels.
+# KVIO_KERNELS="6.1 6.12" limits the kernels; "debug" is the debug kernel
+# (tools/debug-kernel/build, make check-debug), whose time limits are
+# KVIO_TIME_SCALE (3) times longer.  KVIO_DEBUG_FUZZ, when set, is the
+# command that runs the fuzzer in one more VM per kernel.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,7 +93,8 @@ check_assign() {
 	start=$(date +%s)
 	: >"$log"
 	rm -f "${log%.log}-stopped.log"
-	vm_run "$1: assign" "$log" --kernel "$1" --machine q35 \
+	vm_run "$1: assign" "$log" --kernel "$1" --timeout "$((900 * scale))" \
+		--machine q35 \
 		--qemu-arg -device --qemu-arg intel-iommu,intremap=on \
 		--qemu-arg -device --qemu-arg edu,addr=3 \
 		--qemu-arg -device --qemu-arg pci-bridge,id=kvio-br,chassis_nr=1,shpc=off,addr=4 \
@@ -101,10 +105,12 @@ check_assign() {
 		--expect-dmesg '^\[ *[0-9.]+\] DMAR: \[DMA Write NO_PASID\] Request device \[00:03\.0\] fault addr 0x(800000|101000|105000) \[fault reason 0x05\] PTE Write access is not set$' \
 		-- sh "$top/selftests/kvio/assign_run.sh" "$top/build/selftests"
 	rc=$?
-	vm_run "$1: assign" "$log" --kernel "$1" --qemu-arg -device --qemu-arg edu \
+	vm_run "$1: assign" "$log" --kernel "$1" --timeout "$((900 * scale))" \
+		--qemu-arg -device --qemu-arg edu \
 		-- sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests"
 	rc2=$?
-	vm_run "$1: assign" "$log" --kernel "$1" --machine q35 \
+	vm_run "$1: assign" "$log" --kernel "$1" --timeout "$((900 * scale))" \
+		--machine q35 \
 		--qemu-arg -device --qemu-arg intel-iommu,intremap=off \
 		--qemu-arg -device --qemu-arg edu,addr=3 \
 		--append intel_iommu=on \
@@ -134,14 +140,20 @@ check_run() { # kernel log what vm-timeout prog-timeout [vm options]
 	: >"$log"
 	rm -f "${log%.log}-stopped.log"
 	# shellcheck disable=SC2086 # $envs: words VAR=value
-	vm_run "$k: $what" "$log" --kernel "$k" --timeout "$vm_limit" "$@" -- \
-		env $envs KVIO_PROG_TIMEOUT="$prog_limit" \
+	vm_run "$k: $what" "$log" --kernel "$k" \
+		--timeout "$((vm_limit * scale))" "$@" -- \
+		env $envs KVIO_PROG_TIMEOUT="$((prog_limit * scale))" \
 		sh "$top/selftests/kvio/run.sh" "$top/build/selftests"
-	rc=$?
+	tally $?
+}
+
+# Add the KTAP results of $log to the totals; a VM run that failed ($1)
+# without a failed result counts as one failure.
+tally() { # vm-status
 	grep -E '^vm: ' "$log" | sed "s/^/check: $k: $what: /"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
-	set -- $(count "$log" "$k")
-	pass=$1 fail=$2 skip=$3
+	set -- "$1" $(count "$log" "$k")
+	rc=$1 pass=$2 fail=$3 skip=$4
 	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
 		echo "failed: $k: $what: VM run exited $rc (see $log)" >&2
 		fail=$((fail + 1))
@@ -152,8 +164,26 @@ check_run() { # kernel log what vm-timeout prog-timeout [vm options]
 	total_skip=$((total_skip + skip))
 }
 
+# The fuzzer on kernel $1: the command in KVIO_DEBUG_FUZZ, run by sh in a
+# VM of its own, printing KTAP, at most KVIO_DEBUG_FUZZ_TIMEOUT seconds.
+check_fuzz() { # kernel
+	k=$1 log=$logdir/$1-fuzz.log what=fuzzer
+	echo "check: running the fuzzer on $k (log: $log)"
+	start=$(date +%s)
+	: >"$log"
+	rm -f "${log%.log}-stopped.log"
+	vm_run "$k: $what" "$log" --kernel "$k" \
+		--timeout "${KVIO_DEBUG_FUZZ_TIMEOUT:-$((3600 * scale))}" -- \
+		sh -c "$KVIO_DEBUG_FUZZ"
+	tally $?
+}
+
 total_pass=0 total_fail=0 total_skip=0
 for k in $kernels; do
+	case $k in
+	debug) scale=${KVIO_TIME_SCALE:-3} ;;
+	*) scale=${KVIO_TIME_SCALE:-1} ;;
+	esac
 	# The programs: about 1.5 minutes on an idle machine.
 	envs_all=$envs
 	envs="$envs_all KVIO_CLIENTS=0"
@@ -169,6 +199,11 @@ for k in $kernels; do
 	fi
 	envs=$envs_all
 	check_assign "$k"
+	if [ -n "${KVIO_DEBUG_FUZZ:-}" ]; then
+		check_fuzz "$k"
+	elif [ "$k" = debug ]; then
+		echo "check: $k: fuzzer: not run (KVIO_DEBUG_FUZZ is unset)"
+	fi
 done
 
 if [ "$total_skip" -gt 0 ]; then
