@@ -103,18 +103,18 @@ check_assign() {
 		--append intel_iommu=on \
 		--expect-dmesg '^\[ *[0-9.]+\] DMAR: DRHD: handling fault status reg [0-9a-f]+$' \
 		--expect-dmesg '^\[ *[0-9.]+\] DMAR: \[DMA Write NO_PASID\] Request device \[00:03\.0\] fault addr 0x(800000|101000|105000) \[fault reason 0x05\] PTE Write access is not set$' \
-		-- sh "$top/selftests/kvio/assign_run.sh" "$top/build/selftests"
+		-- env KVIO_TIME_SCALE="$scale" sh "$top/selftests/kvio/assign_run.sh" "$top/build/selftests"
 	rc=$?
 	vm_run "$1: assign" "$log" --kernel "$1" --timeout "$((900 * scale))" \
 		--qemu-arg -device --qemu-arg edu \
-		-- sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests"
+		-- env KVIO_TIME_SCALE="$scale" sh "$top/selftests/kvio/assign_run.sh" --no-iommu "$top/build/selftests"
 	rc2=$?
 	vm_run "$1: assign" "$log" --kernel "$1" --timeout "$((900 * scale))" \
 		--machine q35 \
 		--qemu-arg -device --qemu-arg intel-iommu,intremap=off \
 		--qemu-arg -device --qemu-arg edu,addr=3 \
 		--append intel_iommu=on \
-		-- sh "$top/selftests/kvio/assign_run.sh" --no-ir "$top/build/selftests"
+		-- env KVIO_TIME_SCALE="$scale" sh "$top/selftests/kvio/assign_run.sh" --no-ir "$top/build/selftests"
 	rc3=$?
 	grep -E '^vm: ' "$log" | sed "s/^/check: $1: assign: /"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
@@ -179,13 +179,15 @@ check_fuzz() { # kernel
 }
 
 total_pass=0 total_fail=0 total_skip=0
+envs_base=$envs
 for k in $kernels; do
 	case $k in
 	debug) scale=${KVIO_TIME_SCALE:-3} ;;
 	*) scale=${KVIO_TIME_SCALE:-1} ;;
 	esac
-	# The programs: about 1.5 minutes on an idle machine.
-	envs_all=$envs
+	# The programs: about 1.5 minutes on an idle machine.  They scale
+	# their own time limits too (selftests/kvio/kvio_harness.h).
+	envs_all="$envs KVIO_TIME_SCALE=$scale"
 	envs="$envs_all KVIO_CLIENTS=0"
 	if [ "${KVIO_CLIENTS:-1}" != only ]; then
 		check_run "$k" "$logdir/$k.log" selftests 1800 900
@@ -199,6 +201,7 @@ for k in $kernels; do
 	fi
 	envs=$envs_all
 	check_assign "$k"
+	envs=$envs_base
 	if [ -n "${KVIO_DEBUG_FUZZ:-}" ]; then
 		check_fuzz "$k"
 	elif [ "$k" = debug ]; then

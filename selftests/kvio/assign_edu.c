@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "assign_lib.h"
 
 #define PG		4096UL

@@ -15,6 +15,7 @@
 #include <linux/kvm.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "assign_lib.h"
 
 #define GUEST_RAM	0x80000UL	/* 512 KiB at GPA 0 */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "assign_lib.h"
 
 TEST(bind_and_open_refused)

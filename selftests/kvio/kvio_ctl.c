@@ -17,6 +17,7 @@
 #include <linux/vhost.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 
 #define KVIO_DEV		"/dev/kvio-net"
 #define VHOST_NET_DEV		"/dev/vhost-net"

@@ -24,6 +24,7 @@
 #include <linux/vhost.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 
 #define KVIO_NET	"/dev/kvio-net"
 

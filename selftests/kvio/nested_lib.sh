@@ -315,10 +315,10 @@ console_say() { # key file
 	tr -d '\r' <"$2" | sed -n "s/^KVIO: $1 //p" | tail -n 1
 }
 
-# Wait up to $3 seconds for console file $2 to say "KVIO: $1", while
-# process $4 lives.
+# Wait up to $3 seconds (times KVIO_TIME_SCALE, see kvio_harness.h) for
+# console file $2 to say "KVIO: $1", while process $4 lives.
 wait_console() { # key file seconds pid
-	deadline=$(($(date +%s) + $3))
+	deadline=$(($(date +%s) + $3 * ${KVIO_TIME_SCALE:-1}))
 	while ! tr -d '\r' <"$2" | grep -q "^KVIO: $1"; do
 		kill -0 "$4" 2>/dev/null || return 1
 		[ "$(date +%s)" -lt "$deadline" ] || return 1

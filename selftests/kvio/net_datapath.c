@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "net_datapath.h"
 
 #define NDP_RUN_TIMEOUT	20	/* s, one run */

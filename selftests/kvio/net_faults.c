@@ -59,16 +59,17 @@
 #include <linux/rtnetlink.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "net_datapath.h"
 
 #define NF_NUM		256		/* ring size */
 #define NF_RXBUF	2048		/* mergeable buffers: one per frame */
-#define NF_MOVE_MS	3000		/* both rings of a device move by then */
+#define NF_MOVE_MS	kvio_ms(3000)	/* both rings of a device move by then */
 /* frames both rings must move then: more than the TX ring holds, twice */
 #define NF_MOVE_N	(2 * NF_NUM / NDP_MAX_PIECES + 1)
-#define NF_CLOSE_MS	2000		/* close() of a device returns by then */
-#define NF_GONE_MS	5000		/* a dead owner's worker is gone by then */
-#define NF_SETTLE_MS	12000		/* the counters are back by then */
+#define NF_CLOSE_MS	kvio_ms(2000)	/* close() of a device returns by then */
+#define NF_GONE_MS	kvio_ms(5000)	/* a dead owner's worker is gone by then */
+#define NF_SETTLE_MS	kvio_ms(12000)	/* the counters are back by then */
 /*
  * Kernel memory the owners' cgroup may keep once they are all gone.  It
  * settles within ~6 s (statistics are flushed every 2 s, kfree_rcu()
@@ -79,7 +80,7 @@
  */
 #define NF_KMEM_SLACK	(48L << 10)
 #define NF_KMEM_FLOOR	(16L << 10)
-#define NF_KMEM_DRAIN_MS	6500
+#define NF_KMEM_DRAIN_MS	kvio_ms(6500)
 #define NF_STAT_FLUSH_MS	2100	/* memcg statistics flushed by then */
 #define NF_CG_MAX	128	/* a cgroup root's path, at most */
 
@@ -1225,7 +1226,7 @@ TEST_F_TIMEOUT(faults, swaps, 300)
 
 #define NF_OWNERS	64
 #define NF_CHURN_FRAMES	4	/* each way, through each device */
-#define NF_CHURN_MS	30000	/* for them, and for each close() */
+#define NF_CHURN_MS	kvio_ms(30000)	/* for them, and for each close() */
 
 /* Each device moved n frames each way, whole, within ms: 0, or -1. */
 static int nf_churn_frames(struct ndp_flow *f, unsigned int nf,
@@ -1348,7 +1349,7 @@ out:
 
 #define NF_LAT_SAMPLES	4096
 #define NF_LAT_PHASE_S	6	/* each phase */
-#define NF_LAT_BOUND_US	1500000	/* close() and SET_OWNER return by then */
+#define NF_LAT_BOUND_US	(1500000L * kvio_time_scale())	/* close() and SET_OWNER return by then */
 #define NF_LAT_ROOM	(4L << 20)	/* memory.max: usage + this */
 /* cpu.max of the limited owner: 1 ms of CPU per second */
 #define NF_LAT_CPU_MAX	"1000 1000000"

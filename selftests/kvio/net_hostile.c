@@ -32,6 +32,7 @@
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "net_datapath.h"
 
 #define NH_WAIT_MS	3000	/* a used element comes by then */

@@ -44,6 +44,7 @@
 #include <linux/if_packet.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "net_datapath.h"
 
 #define NM_ERR_MS	3000	/* the error eventfd fires by then */

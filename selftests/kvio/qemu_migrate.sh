@@ -62,7 +62,7 @@ P_G2H=5102
 P_POST_H2G=5103		# the guest listens on this one
 P_POST_G2H=5104
 MIGRATE_AFTER=4		# seconds of streaming before the migration starts
-MIGRATE_WAIT=300	# seconds the migration may take
+MIGRATE_WAIT=$((300 * ${KVIO_TIME_SCALE:-1}))	# seconds the migration may take
 BOOT_WAIT=600
 RUN_WAIT=300
 
@@ -323,7 +323,7 @@ src=
 
 # The streams may end before or after the switch: the guest's lines are in
 # whichever QEMU ran it at the time.
-deadline=$(($(date +%s) + RUN_WAIT))
+deadline=$(($(date +%s) + RUN_WAIT * ${KVIO_TIME_SCALE:-1}))
 while [ -z "$(console_say waiting "$tmp/dst.console")" ] &&
 	[ -z "$(console_say waiting "$tmp/src.console")" ] &&
 	[ "$(date +%s)" -lt "$deadline" ] && kill -0 "$dst" 2>/dev/null; do

@@ -10,7 +10,7 @@
 
 tp_pid=
 tp_log=
-TP_WAIT=${TP_WAIT:-180}
+TP_WAIT=$((${TP_WAIT:-180} * ${KVIO_TIME_SCALE:-1}))
 
 # A tap for virtio-user's iface=: multiqueue, since virtio-user opens it
 # that way whenever tun supports it and tun refuses a multiqueue open of a

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "kvio_harness.h"
 #include "vhost_diff.h"
 
 #define RUN_TIMEOUT	20
