@@ -23,6 +23,7 @@
 #define FZ_F_NEXT	VRING_DESC_F_NEXT
 #define FZ_F_WRITE	VRING_DESC_F_WRITE
 #define FZ_F_IND	VRING_DESC_F_INDIRECT
+#define FZ_CHAIN_MAX	1024	/* buffers a chain may name: UIO_MAXIOV */
 
 static const __u64 fz_count_tab[] = {
 	1, 2, 3, 4, 8, 16, 64, 255, 256, 1023, 1024, 1025, 4096, 32768,
@@ -298,6 +299,18 @@ void fz_op_chain(struct fz_exec *x, const __u8 *a)
 	c.eflags = (a[7] & 1 ? VRING_DESC_F_WRITE : 0) |
 		   (a[7] >= 0xf0 ? (a[7] & 6) : 0);
 	c.gpa = fz_gpa(x, c.d, a[8], fz_a32(a + 9), FZ_GPA + FZ_RING_OFF(a[0] & 1));
+	/*
+	 * A total beyond guest memory fits in it only as many small buffers
+	 * at one address: with bit 7 of its selector, as many as a chain may
+	 * name (UIO_MAXIOV, or the ring's size), aliasing in the table area.
+	 * Random counts and addresses almost never line up that way.
+	 */
+	if ((a[6] & 0x80) && c.total > FZ_MEM) {
+		c.n1 = c.num < FZ_CHAIN_MAX ? c.num : FZ_CHAIN_MAX;
+		c.n2 = FZ_CHAIN_MAX;
+		c.step = 0;
+		c.gpa = FZ_GPA + FZ_TAB_OFF(0);
+	}
 	if (kind == 0) {
 		fz_chain_ring(&c, c.n1, 0, 0, 0);
 	} else {
