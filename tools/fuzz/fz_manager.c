@@ -258,6 +258,10 @@ static void fz_save_current(struct fz_mgr *m, const __u8 *in, unsigned int len)
 	if (m->cur_map) {
 		m->cur_map->magic = 0;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		m->cur_map->prev_len = m->cur_map->len <= FZ_MAX_INPUT ?
+				       m->cur_map->len : 0;
+		memcpy(m->cur_map->prev, m->cur_map->input,
+		       m->cur_map->prev_len);
 		memcpy(m->cur_map->input, in, len);
 		m->cur_map->len = len;
 		m->cur_map->execs = c.execs;

@@ -25,6 +25,12 @@ struct fz_current {
 	__u64 execs;
 	__u64 ms;
 	__u8 input[FZ_MAX_INPUT];
+	/*
+	 * The input before it, whose devices may still be closing (and
+	 * their rings running on the owner's worker) while this one runs.
+	 */
+	__u32 prev_len;
+	__u8 prev[FZ_MAX_INPUT];
 };
 
 struct fz_entry {

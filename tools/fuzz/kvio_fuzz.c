@@ -43,6 +43,10 @@ static int fz_show_file(const char *path)
 		printf("# started after %llu ms, %llu executions\n",
 		       (unsigned long long)c->ms, (unsigned long long)c->execs);
 		fz_show(c->input, c->len, stdout);
+		if (n == sizeof(*c) && c->prev_len && c->prev_len <= FZ_MAX_INPUT) {
+			printf("# the input before it (its devices may have been closing):\n");
+			fz_show(c->prev, c->prev_len, stdout);
+		}
 		return 0;
 	}
 	fz_show(buf, n > FZ_MAX_INPUT ? FZ_MAX_INPUT : n, stdout);
