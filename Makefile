@@ -114,11 +114,12 @@ $(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)
 
 # The whole suite on the debug kernel (tools/debug-kernel/build: built
 # once per machine, outside the clone, printing its directory), every VM
-# ending with a kmemleak scan.  KVIO_DEBUG_FUZZ: the fuzzer's command.
+# ending with a kmemleak scan, then the fuzzer for 20 minutes
+# (KVIO_DEBUG_FUZZ_TIME seconds; KVIO_DEBUG_FUZZ: another command, 0: none).
 check-debug: deps
 	@dir=$$(sh $(TOP)/tools/debug-kernel/build) && \
 		$(MAKE) -C $(TOP) modules KDIR=$$dir/linux
-	$(MAKE) -C $(TOP) selftests
+	$(MAKE) -C $(TOP) selftests fuzz
 	@KVIO_KERNELS=debug sh $(TOP)/tools/check.sh
 
 demo: deps

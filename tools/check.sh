@@ -5,8 +5,10 @@
 # one summary line: "N passed, N failed" (skips are listed, never passed).
 # KVIO_KERNELS="6.1 6.12" limits the kernels; "debug" is the debug kernel
 # (tools/debug-kernel/build, make check-debug), whose time limits are
-# KVIO_TIME_SCALE (3) times longer.  KVIO_DEBUG_FUZZ, when set, is the
-# command that runs the fuzzer in one more VM per kernel.
+# KVIO_TIME_SCALE (3) times longer.  KVIO_DEBUG_FUZZ is the command that
+# runs the fuzzer in one more VM per kernel: on the debug kernel, by
+# default, kvio_fuzz for KVIO_DEBUG_FUZZ_TIME seconds (1200) from the
+# corpus in tools/fuzz; KVIO_DEBUG_FUZZ=0 leaves it out.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -164,9 +166,9 @@ tally() { # vm-status
 	total_skip=$((total_skip + skip))
 }
 
-# The fuzzer on kernel $1: the command in KVIO_DEBUG_FUZZ, run by sh in a
-# VM of its own, printing KTAP, at most KVIO_DEBUG_FUZZ_TIMEOUT seconds.
-check_fuzz() { # kernel
+# The fuzzer on kernel $1: command $2, run by sh in a VM of its own,
+# printing KTAP, at most KVIO_DEBUG_FUZZ_TIMEOUT seconds.
+check_fuzz() { # kernel command
 	k=$1 log=$logdir/$1-fuzz.log what=fuzzer
 	echo "check: running the fuzzer on $k (log: $log)"
 	start=$(date +%s)
@@ -174,7 +176,7 @@ check_fuzz() { # kernel
 	rm -f "${log%.log}-stopped.log"
 	vm_run "$k: $what" "$log" --kernel "$k" \
 		--timeout "${KVIO_DEBUG_FUZZ_TIMEOUT:-$((3600 * scale))}" -- \
-		sh -c "$KVIO_DEBUG_FUZZ"
+		sh -c "$2"
 	tally $?
 }
 
@@ -202,10 +204,17 @@ for k in $kernels; do
 	envs=$envs_all
 	check_assign "$k"
 	envs=$envs_base
-	if [ -n "${KVIO_DEBUG_FUZZ:-}" ]; then
-		check_fuzz "$k"
+	fuzz=${KVIO_DEBUG_FUZZ:-}
+	if [ -z "$fuzz" ] && [ "$k" = debug ]; then
+		fuzz="\"$top/build/fuzz/kvio_fuzz\" --ktap --stats 300"
+		fuzz="$fuzz --time ${KVIO_DEBUG_FUZZ_TIME:-1200}"
+		fuzz="$fuzz --out \"\$KVIO_OUT/fuzz\""
+		fuzz="$fuzz --corpus-out \"\$KVIO_OUT/fuzz/corpus\""
+	fi
+	if [ -n "$fuzz" ] && [ "$fuzz" != 0 ]; then
+		check_fuzz "$k" "$fuzz"
 	elif [ "$k" = debug ]; then
-		echo "check: $k: fuzzer: not run (KVIO_DEBUG_FUZZ is unset)"
+		echo "check: $k: fuzzer: not run (KVIO_DEBUG_FUZZ=0)"
 	fi
 done
 
