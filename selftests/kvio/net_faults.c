@@ -577,7 +577,7 @@ TEST_F_TIMEOUT(faults, counters_see_a_leak, 120)
 	*fd = -1;
 	pid = nf_spawn(_metadata, self->cg.own, nf_leak_owner, fd);
 	ASSERT_LT(0, pid);
-	end = ndp_now_ms() + 30000;
+	end = ndp_now_ms() + kvio_ms(30000);
 	while (__atomic_load_n(fd, __ATOMIC_ACQUIRE) < 0 &&
 	       ndp_now_ms() < end && !waitpid(pid, NULL, WNOHANG))
 		usleep(10000);
@@ -670,7 +670,7 @@ TEST_F_TIMEOUT(faults, kill, 240)
 		memset(sh, 0, sizeof(*sh));
 		pid = nf_spawn(_metadata, self->cg.own, nf_traffic_owner, sh);
 		ASSERT_LT(0, pid);
-		end = ndp_now_ms() + 30000;
+		end = ndp_now_ms() + kvio_ms(30000);
 		while (!__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) &&
 		       ndp_now_ms() < end && !waitpid(pid, NULL, WNOHANG))
 			usleep(10000);
@@ -680,7 +680,7 @@ TEST_F_TIMEOUT(faults, kill, 240)
 		moving = 0;
 		for (end = ndp_now_ms() + NF_MOVE_MS; !moving &&
 		     ndp_now_ms() < end;)
-			moving = nf_all_move(sh, 50);
+			moving = nf_all_move(sh, kvio_ms(50));
 		EXPECT_TRUE(moving) TH_LOG("not every ring moved frames");
 		kill(pid, SIGKILL);
 		EXPECT_LE(0, nf_reap(pid, 10000));
@@ -757,7 +757,7 @@ static int nf_race_round(struct __test_metadata *_metadata,
 	pid = clone(nf_race_p, stack + NF_RACE_STACK, CLONE_VM | SIGCHLD, r);
 	if (pid < 0)
 		return -2;
-	end = ndp_now_ms() + 5000;
+	end = ndp_now_ms() + kvio_ms(5000);
 	while (!__atomic_load_n(&r->owned, __ATOMIC_ACQUIRE) &&
 	       ndp_now_ms() < end)
 		usleep(1000);
@@ -845,7 +845,7 @@ TEST_F_TIMEOUT(faults, kill_race_reown, 300)
 	pid_t pid = nf_spawn(_metadata, self->cg.own, nf_race_q, NULL);
 
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, nf_reap(pid, 280000));
+	EXPECT_EQ(0, nf_reap(pid, kvio_ms(280000)));
 	nf_settled(_metadata, &self->cg, &self->before);
 }
 
@@ -977,7 +977,7 @@ TEST_F_TIMEOUT(faults, link_del_tap, 120)
 	pid_t pid = nf_spawn(_metadata, self->cg.own, nf_linkdel_owner, &ld);
 
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, nf_reap(pid, 100000));
+	EXPECT_EQ(0, nf_reap(pid, kvio_ms(100000)));
 	nf_settled(_metadata, &self->cg, &self->before);
 }
 
@@ -1008,7 +1008,7 @@ TEST_F_TIMEOUT(faults, link_del_macvtap_lower, 120)
 	if (up) {
 		pid = nf_spawn(_metadata, self->cg.own, nf_linkdel_owner, &ld);
 		ASSERT_LT(0, pid);
-		EXPECT_EQ(0, nf_reap(pid, 100000));
+		EXPECT_EQ(0, nf_reap(pid, kvio_ms(100000)));
 	}
 	if (if_nametoindex(a))
 		kvio_run_cmd("ip link del %s", a);
@@ -1218,7 +1218,7 @@ TEST_F_TIMEOUT(faults, swaps, 300)
 
 	pid = nf_spawn(_metadata, self->cg.own, nf_swaps_owner, NULL);
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, nf_reap(pid, 280000));
+	EXPECT_EQ(0, nf_reap(pid, kvio_ms(280000)));
 	nf_settled(_metadata, &self->cg, &self->before);
 }
 
@@ -1592,8 +1592,8 @@ TEST_F_TIMEOUT(faults, memcg_close_latency, 180)
 	}
 	__atomic_store_n(&l->phase, NF_LAT_PHASES, __ATOMIC_RELEASE);
 	nf_cg_file(owner, "cpu.max", "max");
-	EXPECT_EQ(0, nf_reap(a, 30000));
-	EXPECT_EQ(0, nf_reap(b, 30000));
+	EXPECT_EQ(0, nf_reap(a, kvio_ms(30000)));
+	EXPECT_EQ(0, nf_reap(b, kvio_ms(30000)));
 	kill(f, SIGKILL);
 	nf_reap(f, 10000);
 	/* F's page cache is not the owners' to give back */
@@ -1858,7 +1858,7 @@ TEST_F_TIMEOUT(faults, xdp_headroom, 120)
 	pid_t pid = nf_spawn(_metadata, self->cg.own, nf_xdp_owner, NULL);
 
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(0, nf_reap(pid, 100000));
+	EXPECT_EQ(0, nf_reap(pid, kvio_ms(100000)));
 	nf_settled(_metadata, &self->cg, &self->before);
 }
 
