@@ -177,7 +177,10 @@ check_fuzz() { # kernel command
 	vm_run "$k: $what" "$log" --kernel "$k" \
 		--timeout "${KVIO_DEBUG_FUZZ_TIMEOUT:-$((3600 * scale))}" -- \
 		sh -c "$2"
-	tally $?
+	rc=$?
+	sh "$top/tools/fuzz/ledger" add "$log" "check-$k" "$k" \
+		"$(( $(date +%s) - start ))" "$rc"
+	tally "$rc"
 }
 
 total_pass=0 total_fail=0 total_skip=0
