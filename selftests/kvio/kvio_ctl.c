@@ -27,20 +27,6 @@
 #define VHOST_NET_MINOR_NR	238
 #define NOPEN			64
 
-/* Reads one integer from a sysfs or procfs file; -1 if it cannot. */
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -143,7 +129,7 @@ TEST(misc_device_node)
 
 TEST(max_mem_regions_default)
 {
-	long v = read_long(KVIO_PARAM);
+	long v = kvio_read_long(KVIO_PARAM);
 
 	ASSERT_NE(-1, v) TH_LOG("cannot read %s", KVIO_PARAM);
 	EXPECT_EQ(64, v);
@@ -152,8 +138,8 @@ TEST(max_mem_regions_default)
 /* max regions succeed, max + 1 get E2BIG, like upstream at its limit. */
 TEST(max_mem_regions_enforced)
 {
-	long max = read_long(KVIO_PARAM);
-	long ref_max = read_long(VHOST_PARAM);
+	long max = kvio_read_long(KVIO_PARAM);
+	long ref_max = kvio_read_long(VHOST_PARAM);
 
 	ASSERT_GT(max, 0) TH_LOG("cannot read %s", KVIO_PARAM);
 	EXPECT_EQ(0, table_errno(KVIO_DEV, max));
@@ -169,7 +155,7 @@ TEST(max_mem_regions_enforced)
 /* 64 devices open (and owned) at once; closing gives everything back. */
 TEST(open_many_and_close)
 {
-	long ref0 = read_long("/sys/module/kvio_net/refcnt");
+	long ref0 = kvio_read_long("/sys/module/kvio_net/refcnt");
 	int fds[NOPEN], base = count_fds(), i;
 
 	ASSERT_GE(base, 0);
@@ -181,12 +167,12 @@ TEST(open_many_and_close)
 	}
 	EXPECT_EQ(base + NOPEN, count_fds());
 	if (ref0 >= 0)
-		EXPECT_EQ(ref0 + NOPEN, read_long("/sys/module/kvio_net/refcnt"));
+		EXPECT_EQ(ref0 + NOPEN, kvio_read_long("/sys/module/kvio_net/refcnt"));
 	for (i = 0; i < NOPEN; i++)
 		EXPECT_EQ(0, close(fds[i]));
 	EXPECT_EQ(base, count_fds());
 	if (ref0 >= 0)
-		EXPECT_EQ(ref0, read_long("/sys/module/kvio_net/refcnt"));
+		EXPECT_EQ(ref0, kvio_read_long("/sys/module/kvio_net/refcnt"));
 }
 
 TEST_HARNESS_MAIN

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What every kvio harness program adds to kselftest_harness.h (include it
- * right after): KVIO_TIME_SCALE.
+ * right after): KVIO_TIME_SCALE, and a small helper they share.
  *
  * The debug kernel (make check-debug: KASAN, lockdep, kmemleak, KCOV under
  * TCG) runs the same work several times slower than Debian's kernels.
@@ -16,6 +16,7 @@
 #ifndef KVIO_HARNESS_H
 #define KVIO_HARNESS_H
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #define KVIO_TIME_SCALE_MAX	20
@@ -42,6 +43,20 @@ static inline long kvio_time_scale(void)
 static inline long kvio_ms(long ms)
 {
 	return ms * kvio_time_scale();
+}
+
+/* One integer from a procfs or sysfs file; -1 if it cannot be read. */
+static inline long kvio_read_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
 }
 
 /*

@@ -107,19 +107,6 @@ static __printf(2, 3) void nf_say(const char *who, const char *fmt, ...)
 
 /* Reading /proc and /sys */
 
-static long nf_read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static int nf_write(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
@@ -347,7 +334,7 @@ static void nf_cg_remove(struct nf_cg *cg, const char *leaf)
 
 static void nf_counts(const struct nf_cg *cg, struct nf_counts *c)
 {
-	c->files = nf_read_long("/sys/module/kvio_net/refcnt");
+	c->files = kvio_read_long("/sys/module/kvio_net/refcnt");
 	c->pinned = nf_pinned();
 	c->workers = nf_threads("kvio-", NULL);
 	c->kmem = -1;
