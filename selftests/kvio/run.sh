@@ -38,6 +38,8 @@ for src in "$here"/*.c; do
 	name=$(basename "$src" .c)
 	case $name in
 	diff_* | sc_* | ndp_* | helper_* | assign_*) continue ;;
+	# built only beside the kvio repo's fuzzer (see the Makefile)
+	fuzz_replay) [ -d "$here/../../tools/fuzz" ] || continue ;;
 	esac
 	progs="$progs $name"
 done
