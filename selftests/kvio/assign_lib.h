@@ -24,6 +24,8 @@
 
 #include <linux/kvio_assign.h>
 
+#include "kvio_harness.h"	/* kvio_read_long() */
+
 #define ASSIGN_CTL	"/dev/kvio-assign"
 #define PCI_DEVS	"/sys/bus/pci/devices"
 
@@ -64,17 +66,9 @@ static inline int bdf_parse(const char *s, struct edu_addr *a)
 static inline long sysfs_long(const char *dev, const char *attr)
 {
 	char path[256];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), PCI_DEVS "/%.64s/%s", dev, attr);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%li", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return kvio_read_long(path);
 }
 
 /* Number of devices in @dev's IOMMU group; -1 without a group. */

@@ -45,7 +45,10 @@ static inline long kvio_ms(long ms)
 	return ms * kvio_time_scale();
 }
 
-/* One integer from a procfs or sysfs file; -1 if it cannot be read. */
+/*
+ * One integer from a procfs or sysfs file, decimal or 0x-prefixed hex (a
+ * PCI id); -1 if it cannot be read.
+ */
 static inline long kvio_read_long(const char *path)
 {
 	long v = -1;
@@ -53,7 +56,7 @@ static inline long kvio_read_long(const char *path)
 
 	if (!f)
 		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
+	if (fscanf(f, "%li", &v) != 1)
 		v = -1;
 	fclose(f);
 	return v;
