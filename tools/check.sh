@@ -43,10 +43,10 @@ count() {
 }
 
 # The guest starts the tests with a fresh environment: pass on the
-# selftests' own switches (KVIO_CLIENTS=0 leaves the real clients out,
-# KVIO_CLIENTS=only runs nothing else).
+# selftests' own switches.  KVIO_CLIENTS=0 leaves the real clients out,
+# KVIO_CLIENTS=only runs nothing else (each has a VM of its own).
 envs=
-for v in KVIO_CLIENTS KVIO_VHOST_DEV KVIO_NESTED_ACCEL KVIO_NESTED_KERNEL; do
+for v in KVIO_VHOST_DEV KVIO_NESTED_ACCEL KVIO_NESTED_KERNEL; do
 	eval "val=\${$v:-}"
 	[ -n "$val" ] && envs="$envs $v=$val"
 done
@@ -58,9 +58,10 @@ done
 # <log>-stopped.log: the outer TCG can wedge a test VM that runs KVM on
 # its own (a vCPU looping on a stale int3 of a patched static key while
 # the other waits for it: seen once in assign_kvm), and with a nested
-# KVM guest on a single CPU (see one_cpu in nested_lib.sh).  A program
-# that merely hangs is ended by run.sh's limit and fails; a VM that
-# stopped in kvio's code, or ran out of time, fails.
+# KVM guest on a single CPU (see nested_one_cpu in
+# selftests/kvio/lib/nested.sh).  A program that merely hangs is ended by
+# run.sh's limit and fails; a VM that stopped in kvio's code, or ran out
+# of time, fails.
 vm_run() { # label log tools/vm/run-args...
 	label=$1 out=$2
 	shift 2
@@ -132,19 +133,26 @@ check_assign() {
 	total_skip=$((total_skip + $4))
 }
 
-# run.sh in a VM on kernel $1, logged to $2 as "$3" (what runs): at most
-# $4 seconds in all and $5 per program; more tools/vm/run options follow.
-check_run() { # kernel log what vm-timeout prog-timeout [vm options]
-	k=$1 log=$2 what=$3 vm_limit=$4 prog_limit=$5
-	shift 5
+# run.sh in a VM on kernel $1, logged to $2 as "$3" (what runs), with
+# KVIO_CLIENTS=$4; more tools/vm/run options follow.  run.sh bounds each
+# test by the timeout in selftests/kvio/settings; the VM's own limit is
+# the sum of those of the tests it runs, plus ten minutes for the boot and
+# the kmemleak scan, so that it never cuts a test short.
+check_run() { # kernel log what clients [vm options]
+	k=$1 log=$2 what=$3 clients=$4
+	shift 4
+	case $clients in
+	only) ntests=$(grep -c '\.sh$' "$top/build/selftests/tests.list") ;;
+	*) ntests=$(grep -vc '\.sh$' "$top/build/selftests/tests.list") ;;
+	esac
 	echo "check: running $what on $k (log: $log)"
 	start=$(date +%s)
 	: >"$log"
 	rm -f "${log%.log}-stopped.log"
 	# shellcheck disable=SC2086 # $envs: words VAR=value
 	vm_run "$k: $what" "$log" --kernel "$k" \
-		--timeout "$((vm_limit * scale))" "$@" -- \
-		env $envs KVIO_PROG_TIMEOUT="$((prog_limit * scale))" \
+		--timeout "$(((ntests * test_limit + 600) * scale))" "$@" -- \
+		env $envs KVIO_CLIENTS="$clients" \
 		sh "$top/selftests/kvio/run.sh" "$top/build/selftests"
 	tally $?
 }
@@ -184,27 +192,23 @@ check_fuzz() { # kernel command
 }
 
 total_pass=0 total_fail=0 total_skip=0
+test_limit=$(sed -n 's/^timeout=//p' "$top/selftests/kvio/settings")
 envs_base=$envs
 for k in $kernels; do
 	case $k in
 	debug) scale=${KVIO_TIME_SCALE:-3} ;;
 	*) scale=${KVIO_TIME_SCALE:-1} ;;
 	esac
-	# The programs: about 1.5 minutes on an idle machine.  They scale
-	# their own time limits too (selftests/kvio/kvio_harness.h).
-	envs_all="$envs KVIO_TIME_SCALE=$scale"
-	envs="$envs_all KVIO_CLIENTS=0"
+	# The programs, then the real clients (testpmd, nested guests) in a
+	# VM of their own.  Each scales its own time limits too
+	# (selftests/kvio/kvio_harness.h, lib/nested.sh).
+	envs="$envs_base KVIO_TIME_SCALE=$scale"
 	if [ "${KVIO_CLIENTS:-1}" != only ]; then
-		check_run "$k" "$logdir/$k.log" selftests 1800 900
+		check_run "$k" "$logdir/$k.log" selftests 0
 	fi
-	# The real clients (testpmd, nested guests: about 4.5 minutes) in a VM
-	# of their own, with room in the time limits for a nested guest that
-	# falls back to TCG.
 	if [ "${KVIO_CLIENTS:-1}" != 0 ]; then
-		envs="$envs_all KVIO_CLIENTS=only"
-		check_run "$k" "$logdir/$k-clients.log" clients 3000 1800
+		check_run "$k" "$logdir/$k-clients.log" clients only
 	fi
-	envs=$envs_all
 	check_assign "$k"
 	envs=$envs_base
 	fuzz=${KVIO_DEBUG_FUZZ:-}

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 #
-# Shared by the nested-guest tests (qemu_vhostfd.sh, qemu_migrate.sh), which
-# source it: KTAP reporting, the guest's kernel and initramfs, the host's
-# taps, KVM inside the test VM.  The caller sets NAMES (its test names) and
-# NTESTS, and may set cleanup_extra (a function run first on exit); $qpid
-# (its QEMU) is killed on exit.
+# The nested-guest tests' library (qemu_vhostfd.sh, qemu_migrate.sh,
+# tools/bench/nested_iperf.sh), sourced after lib/ktap.sh: the guest's
+# kernel and initramfs, the host's taps, KVM inside the test VM.  Its
+# functions and variables start with nested_, but for the state the
+# caller shares: tmp (a scratch directory, removed on exit), taps, qpid
+# (the caller's QEMU) and bg_pids (killed on exit), cleanup_extra (a
+# function run first on exit).
 
-n=0
-fails=0
 tmp=
 taps=
 bg_pids=
@@ -16,47 +17,13 @@ qpid=
 cleanup_extra=
 cpus_off=
 
-result() { # status name [diagnostic]
-	n=$((n + 1))
-	[ $# -gt 2 ] && echo "# $3"
-	if [ "$1" = ok ]; then
-		echo "ok $n $2"
-	else
-		fails=$((fails + 1))
-		echo "not ok $n $2"
-	fi
-}
-diag() { echo "# $*"; }
-
-# A fatal failure: the remaining tests fail with it.
-bail() {
-	diag "$1"
-	i=0
-	for t in $NAMES; do
-		i=$((i + 1))
-		[ "$i" -gt "$n" ] && result fail "$t"
-	done
-	exit 1
-}
-
-# Only for what makes the test impossible here, never for a failure (exit
-# 0: run.sh fails on any non-zero status; the runner counts skips).
-skip_all() {
-	echo "1..$NTESTS"
-	for t in $NAMES; do
-		n=$((n + 1))
-		echo "ok $n $t # SKIP $1"
-	done
-	exit 0
-}
-
 nested_cleanup() {
 	[ -n "$cleanup_extra" ] && "$cleanup_extra"
 	for p in $qpid $bg_pids; do
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	all_cpus
+	nested_all_cpus
 	for t in $taps; do
 		ip link del "$t" 2>/dev/null
 	done
@@ -68,28 +35,28 @@ trap nested_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-field() { echo "$2" | cut -d' ' -f"$1"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-stat_of() { cat "/sys/class/net/$1/statistics/$2"; }
+nested_now() { date +%s.%N; }
+nested_since() { awk -v a="$1" -v b="$(nested_now)" 'BEGIN { printf "%.1f", b - a }'; }
+nested_field() { echo "$2" | cut -d' ' -f"$1"; }
+nested_sha() { sha256sum "$1" | cut -d' ' -f1; }
+nested_stat_of() { cat "/sys/class/net/$1/statistics/$2"; }
 
 # The prerequisites every nested test has; skips the whole plan without.
 nested_require() {
-	[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
-	[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+	[ "$(id -u)" -eq 0 ] || ktap_skip_all "must run as root"
+	[ -c /dev/net/tun ] || ktap_skip_all "no /dev/net/tun"
 	command -v qemu-system-x86_64 >/dev/null 2>&1 ||
-		skip_all "qemu-system-x86_64 not installed"
+		ktap_skip_all "qemu-system-x86_64 not installed"
 	busybox=$(command -v busybox) ||
-		skip_all "busybox (busybox-static) not installed"
-	command -v cpio >/dev/null 2>&1 || skip_all "cpio not installed"
-	kver=$(pick_kernel)
+		ktap_skip_all "busybox (busybox-static) not installed"
+	command -v cpio >/dev/null 2>&1 || ktap_skip_all "cpio not installed"
+	kver=$(nested_pick_kernel)
 	{ [ -f "/boot/vmlinuz-$kver" ] &&
 	  [ -f "/lib/modules/$kver/modules.dep" ]; } ||
-		skip_all "no kernel $kver with its modules for the guest"
+		ktap_skip_all "no kernel $kver with its modules for the guest"
 }
 
-pick_kernel() {
+nested_pick_kernel() {
 	if [ -n "${KVIO_NESTED_KERNEL:-}" ]; then
 		echo "$KVIO_NESTED_KERNEL"
 		return
@@ -102,7 +69,7 @@ pick_kernel() {
 
 # The module files, dependencies first, that virtio_net and virtio_pci need
 # on kernel $1; names built into the kernel are left out.
-guest_modules() {
+nested_guest_modules() {
 	awk '
 	function base(p) {
 		sub(/^.*\//, "", p)
@@ -136,7 +103,7 @@ guest_modules() {
 # The start of every nested guest's /init: busybox's applets, /proc,
 # /dev, /sys, the console, /kvio.conf; helpers up (uptime), say (a line
 # "KVIO: ..." for the host) and sum (sha256); then the virtio modules.
-guest_init_head() {
+nested_init_head() {
 	cat <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
@@ -158,10 +125,10 @@ done </lib/modules/load.list
 EOF
 }
 
-# Guest /init text after guest_init_head: the NIC whose address is $MAC
+# Guest /init text after nested_init_head: the NIC whose address is $MAC
 # gets $GUEST/24 (its name in $ifa), lo comes up, and the guest pings $HOST
 # until it answers ($i: the unanswered tries, at most 60).
-guest_net_up() {
+nested_init_net() {
 	cat <<'EOF'
 for d in /sys/class/net/*; do
 	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
@@ -181,12 +148,12 @@ EOF
 # /kvio.conf from file $3, written to $4.  The guest's init links the
 # busybox applets itself: one process there rather than hundreds of ln
 # here, each a slow exec under TCG.
-build_initramfs() { # kver init conf dest
+nested_initramfs() { # kver init conf dest
 	st=$tmp/initramfs
 	rm -rf "$st"
 	mkdir -p "$st/bin" "$st/lib/modules" "$st/dev" "$st/proc" "$st/sys"
 	cp "$busybox" "$st/bin/busybox" || return 1
-	mods=$(guest_modules "$1")
+	mods=$(nested_guest_modules "$1")
 	[ -n "$mods" ] || return 1
 	for m in $mods; do
 		name=${m##*/}
@@ -212,7 +179,7 @@ build_initramfs() { # kver init conf dest
 # $boot: the uncompressed kernel that tools/vm/run cached for release $1
 # boots through PVH with qboot, skipping the BIOS and the decompression;
 # otherwise the bzImage, the slow way.
-pick_boot() { # kver
+nested_pick_boot() { # kver
 	repo=${KVIO_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 	if [ -s "$repo/build/vm/$1/vmlinux" ] && [ -f /usr/share/qemu/qboot.rom ]; then
 		boot="-kernel $repo/build/vm/$1/vmlinux -bios /usr/share/qemu/qboot.rom"
@@ -226,7 +193,7 @@ pick_boot() { # kver
 # paging there kills or stalls a nested guest about one boot in three (QEMU
 # 7.2); with shadow paging (npt=0) none did in a dozen.  Set only when this
 # script loads the module, in a VM.
-pick_accel() {
+nested_pick_accel() {
 	if [ "$ACCEL" = auto ]; then
 		ACCEL=tcg
 		if [ ! -c /dev/kvm ] && grep -qw hypervisor /proc/cpuinfo; then
@@ -239,9 +206,9 @@ pick_accel() {
 		[ -c /dev/kvm ] && ACCEL=kvm
 	fi
 	if [ "$ACCEL" = kvm ] && [ -r /sys/module/kvm_amd/parameters/npt ]; then
-		diag "kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt)"
+		ktap_diag "kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt)"
 	fi
-	[ "$ACCEL" = kvm ] && [ -n "$kvm_loaded" ] && one_cpu
+	[ "$ACCEL" = kvm ] && [ -n "$kvm_loaded" ] && nested_one_cpu
 }
 
 # KVM flips static keys while a guest boots, and the kernel patches the
@@ -258,19 +225,19 @@ pick_accel() {
 # workers on CPU 0 with the others online instead crashed the test VM
 # within six runs (a stack overflow of nested #GPs on a garbage current
 # task pointer, in QEMU's thread), so the other CPUs stay offline.
-one_cpu() {
+nested_one_cpu() {
 	for f in /sys/devices/system/cpu/cpu[1-9]*/online; do
 		[ -w "$f" ] && [ "$(cat "$f")" = 1 ] || continue
 		c=${f%/online}
 		c=${c##*/cpu}
 		echo 0 >"$f" && cpus_off="$cpus_off $c"
 	done
-	[ -n "$cpus_off" ] && diag "CPUs offline for the nested guest:$cpus_off"
+	[ -n "$cpus_off" ] && ktap_diag "CPUs offline for the nested guest:$cpus_off"
 }
 
-# The CPUs that one_cpu took offline back online: for a guest under TCG,
+# The CPUs that nested_one_cpu took offline back online: for a guest under TCG,
 # which has no static keys to race on and is slow enough as it is.
-all_cpus() {
+nested_all_cpus() {
 	for c in $cpus_off; do
 		echo 1 >"/sys/devices/system/cpu/cpu$c/online"
 	done
@@ -281,14 +248,14 @@ all_cpus() {
 # features for the emulated SVM to get wrong (with -cpu host the test VM
 # itself once reset).  The 6.12 kernel double-faults early under TCG with
 # -cpu max.
-accel_args() {
+nested_accel_args() {
 	case $1 in
 	kvm) echo "-accel kvm -cpu qemu64" ;;
 	*) echo "-accel tcg -cpu qemu64" ;;
 	esac
 }
 
-make_tap() { # name [address [multi_queue]]
+nested_tap() { # name [address [multi_queue]]
 	ip tuntap add dev "$1" mode tap ${3:+multi_queue} || return 1
 	taps="$taps $1"
 	if [ -w "/proc/sys/net/ipv6/conf/$1/disable_ipv6" ]; then
@@ -301,7 +268,7 @@ make_tap() { # name [address [multi_queue]]
 }
 
 # Threads named $1 (a worker's name): "tid runtime_ns" each.
-workers() {
+nested_workers() {
 	for c in /proc/[0-9]*/task/[0-9]*/comm; do
 		{ read -r name <"$c"; } 2>/dev/null || continue
 		[ "$name" = "$1" ] || continue
@@ -311,13 +278,13 @@ workers() {
 }
 
 # The last "KVIO: $1 ..." line in console file $2, without prefix and key.
-console_say() { # key file
+nested_console_say() { # key file
 	tr -d '\r' <"$2" | sed -n "s/^KVIO: $1 //p" | tail -n 1
 }
 
 # Wait up to $3 seconds (times KVIO_TIME_SCALE, see kvio_harness.h) for
 # console file $2 to say "KVIO: $1", while process $4 lives.
-wait_console() { # key file seconds pid
+nested_wait_console() { # key file seconds pid
 	deadline=$(($(date +%s) + $3 * ${KVIO_TIME_SCALE:-1}))
 	while ! tr -d '\r' <"$2" | grep -q "^KVIO: $1"; do
 		kill -0 "$4" 2>/dev/null || return 1
