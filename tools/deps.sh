@@ -5,7 +5,7 @@
 # Idempotent: does nothing (and needs no network) when all are present.
 set -eu
 
-PKGS="make gcc libc6-dev perl git kmod iproute2 busybox-static cpio
+PKGS="make gcc binutils libc6-dev perl git kmod iproute2 busybox-static cpio
 xz-utils zstd gzip qemu-system-x86 qemu-system-data
 linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64

@@ -78,6 +78,8 @@ src=
 dst=
 # shellcheck source=lib/ktap.sh
 . "$here/lib/ktap.sh"
+# shellcheck source=lib/vmimage.sh
+. "$here/lib/vmimage.sh"
 # shellcheck source=lib/nested.sh
 . "$here/lib/nested.sh"
 

@@ -86,6 +86,8 @@ mq_transfer mq_both_queues"
 
 # shellcheck source=lib/ktap.sh
 . "$here/lib/ktap.sh"
+# shellcheck source=lib/vmimage.sh
+. "$here/lib/vmimage.sh"
 # shellcheck source=lib/nested.sh
 . "$here/lib/nested.sh"
 

@@ -39,6 +39,8 @@ KTAP_NAMES=nested_iperf
 
 # shellcheck source=../../selftests/kvio/lib/ktap.sh
 . "$here/../../selftests/kvio/lib/ktap.sh"
+# shellcheck source=../../selftests/kvio/lib/vmimage.sh
+. "$here/../../selftests/kvio/lib/vmimage.sh"
 # shellcheck source=../../selftests/kvio/lib/nested.sh
 . "$here/../../selftests/kvio/lib/nested.sh"
 

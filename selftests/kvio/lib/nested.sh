@@ -2,7 +2,8 @@
 # shellcheck shell=sh
 #
 # The nested-guest tests' library (qemu_vhostfd.sh, qemu_migrate.sh,
-# tools/bench/nested_iperf.sh), sourced after lib/ktap.sh: the guest's
+# tools/bench/nested_iperf.sh), sourced after lib/ktap.sh and
+# lib/vmimage.sh: the guest's
 # kernel and initramfs, the host's taps, KVM inside the test VM.  Its
 # functions and variables start with nested_, but for the state the
 # caller shares: tmp (a scratch directory, removed on exit), taps, qpid
@@ -67,39 +68,6 @@ nested_pick_kernel() {
 	echo "${k:-$(uname -r)}"
 }
 
-# The module files, dependencies first, that virtio_net and virtio_pci need
-# on kernel $1; names built into the kernel are left out.
-nested_guest_modules() {
-	awk '
-	function base(p) {
-		sub(/^.*\//, "", p)
-		sub(/\.ko(\.[a-z]+)?$/, "", p)
-		gsub(/-/, "_", p)
-		return p
-	}
-	function add(m,    i, k, d) {
-		if (m in done || !(m in file))
-			return
-		done[m] = 1
-		k = split(needs[m], d, " ")
-		for (i = 1; i <= k; i++)
-			add(base(d[i]))
-		print file[m]
-	}
-	{
-		f = $1
-		sub(/:$/, "", f)
-		m = base(f)
-		file[m] = f
-		$1 = ""
-		needs[m] = $0
-	}
-	END {
-		add("virtio_pci")
-		add("virtio_net")
-	}' "/lib/modules/$1/modules.dep"
-}
-
 # The start of every nested guest's /init: busybox's applets, /proc,
 # /dev, /sys, the console, /kvio.conf; helpers up (uptime), say (a line
 # "KVIO: ..." for the host) and sum (sha256); then the virtio modules.
@@ -143,46 +111,35 @@ done
 EOF
 }
 
-# An initramfs for kernel $1 with busybox, the virtio modules (listed in
-# /lib/modules/load.list for the init to load), /init from file $2 and
-# /kvio.conf from file $3, written to $4.  The guest's init links the
-# busybox applets itself: one process there rather than hundreds of ln
-# here, each a slow exec under TCG.
+# An initramfs for kernel $1 (lib/vmimage.sh) with busybox, the virtio
+# modules (listed in /lib/modules/load.list for the init to load), /init
+# from file $2 and /kvio.conf from file $3, written to $4.  The caller's
+# own files: $initramfs_extra names a function that adds them to the
+# staging directory it is given.
 nested_initramfs() { # kver init conf dest
-	st=$tmp/initramfs
-	rm -rf "$st"
-	mkdir -p "$st/bin" "$st/lib/modules" "$st/dev" "$st/proc" "$st/sys"
-	cp "$busybox" "$st/bin/busybox" || return 1
-	mods=$(nested_guest_modules "$1")
-	[ -n "$mods" ] || return 1
-	for m in $mods; do
-		name=${m##*/}
-		name=${name%%.ko*}.ko
-		case $m in
-		*.xz) xz -dc "/lib/modules/$1/$m" ;;
-		*.zst) zstd -dcq "/lib/modules/$1/$m" ;;
-		*.gz) gzip -dc "/lib/modules/$1/$m" ;;
-		*) cat "/lib/modules/$1/$m" ;;
-		esac >"$st/lib/modules/$name" || return 1
-		echo "$name" >>"$st/lib/modules/load.list"
-	done
-	cp "$3" "$st/kvio.conf" && cp "$2" "$st/init" && chmod 755 "$st/init" ||
-		return 1
-	# The caller's own files: $initramfs_extra names a function that
-	# adds them to the staging directory it is given.
-	if [ -n "${initramfs_extra:-}" ]; then
-		"$initramfs_extra" "$st" || return 1
-	fi
-	(cd "$st" && find . | cpio -o -H newc -R 0:0 --quiet) >"$4"
+	nested_init=$2 nested_conf=$3
+	vmimage_extra=nested_files
+	vmimage_initramfs "$1" "$busybox" "$4" virtio_pci virtio_net
 }
 
-# $boot: the uncompressed kernel that tools/vm/run cached for release $1
-# boots through PVH with qboot, skipping the BIOS and the decompression;
-# otherwise the bzImage, the slow way.
+nested_files() { # staging-dir
+	cp "$nested_conf" "$1/kvio.conf" && cp "$nested_init" "$1/init" &&
+		chmod 755 "$1/init" || return 1
+	[ -z "${initramfs_extra:-}" ] || "$initramfs_extra" "$1"
+}
+
+# $boot: the guest kernel $1 as an ELF vmlinux (lib/vmimage.sh), booted
+# through PVH with qboot, skipping the BIOS and the decompression; else
+# the bzImage, the slow way.  The vmlinux goes where tools/vm/run keeps
+# its own of the same kernel (an up-to-date one is reused), else in $tmp.
 nested_pick_boot() { # kver
-	repo=${KVIO_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
-	if [ -s "$repo/build/vm/$1/vmlinux" ] && [ -f /usr/share/qemu/qboot.rom ]; then
-		boot="-kernel $repo/build/vm/$1/vmlinux -bios /usr/share/qemu/qboot.rom"
+	nested_vmlinux=$tmp/vmlinux
+	if [ -n "${KVIO_REPO:-}" ] && [ -d "$KVIO_REPO/build/vm/$1" ]; then
+		nested_vmlinux=$KVIO_REPO/build/vm/$1/vmlinux
+	fi
+	if vmimage_vmlinux "/boot/vmlinuz-$1" "$nested_vmlinux" &&
+	   [ -f /usr/share/qemu/qboot.rom ]; then
+		boot="-kernel $nested_vmlinux -bios /usr/share/qemu/qboot.rom"
 	else
 		boot="-kernel /boot/vmlinuz-$1"
 	fi
