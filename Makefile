@@ -33,7 +33,7 @@ help:
 	@echo 'make check-debug  the same on the KASAN/lockdep/kmemleak debug kernel'
 	@echo 'make demo       a nested guest through kvio-net, then through vhost-net'
 	@echo 'make bench      benchmarks against upstream vhost-net: table, CSV, plot'
-	@echo 'make style      checkpatch --strict over our sources'
+	@echo 'make style      checkpatch --strict over our C, shellcheck over our shell'
 	@echo 'make sparse     build with sparse (C=1)'
 
 # One output tree per kernel: a tree of symlinks to the sources, so that
@@ -143,9 +143,15 @@ bench: deps
 STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
 		'*.c' '*.h' | grep -v '^build/')
 
+# Every shell script: the *.sh files and those named here.
+SHELL_FILES = $(shell cd $(TOP) && git ls-files '*.sh' 2>/dev/null) \
+	tools/vm/run tools/vm/init tools/vm/stage2 tools/debug-kernel/build \
+	tools/fuzz/run tools/fuzz/ledger tools/kvio-assign .ci/run
+
 style: $(BUILD)/ksrc/.stamp
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(STYLE_FILES)
+	cd $(TOP) && shellcheck -x $(SHELL_FILES)
 
 clean:
 	rm -rf $(BUILD)

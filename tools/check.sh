@@ -57,9 +57,8 @@ done
 # kvio module runs once more, and the first attempt's output goes to
 # <log>-stopped.log: the outer TCG can wedge a test VM that runs KVM on
 # its own (a vCPU looping on a stale int3 of a patched static key while
-# the other waits for it: seen once in assign_kvm), and with a nested
-# KVM guest on a single CPU (see nested_one_cpu in
-# selftests/kvio/lib/nested.sh).  A program that merely hangs is ended by
+# the other waits for it), and with a nested KVM guest on a single CPU
+# (see nested_one_cpu in selftests/kvio/lib/nested.sh).  A program that merely hangs is ended by
 # run.sh's limit and fails; a VM that stopped in kvio's code, or ran out
 # of time, fails.
 vm_run() { # label log tools/vm/run-args...

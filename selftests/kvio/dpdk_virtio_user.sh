@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2317 # cleanup runs from a trap, hold and inject by name
 #
 # A real client, no VM: DPDK's testpmd drives the vhost device through its
 # virtio-user port (vhost-kernel backend), whose other end is a tap.  Frames
@@ -63,9 +64,9 @@ stat_of() { cat "/sys/class/net/$TAP/statistics/$1"; }
 
 # --- talking to testpmd ------------------------------------------------------
 
-# shellcheck source=lib/ktap.sh
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
 . "$here/lib/ktap.sh"
-# shellcheck source=lib/testpmd.sh
+# shellcheck source=SCRIPTDIR/lib/testpmd.sh
 . "$here/lib/testpmd.sh"
 
 # "rx_packets rx_bytes tx_packets tx_bytes" of the last "show port stats 0".

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2317 # migrate_cleanup runs from the library's trap
 #
 # Live migration of a running guest whose NIC is served by the vhost device
 # under test.  Two QEMU processes in this VM: the source runs a small Linux
@@ -76,11 +77,11 @@ resumed guest_pings"
 
 src=
 dst=
-# shellcheck source=lib/ktap.sh
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
 . "$here/lib/ktap.sh"
-# shellcheck source=lib/vmimage.sh
+# shellcheck source=SCRIPTDIR/lib/vmimage.sh
 . "$here/lib/vmimage.sh"
-# shellcheck source=lib/nested.sh
+# shellcheck source=SCRIPTDIR/lib/nested.sh
 . "$here/lib/nested.sh"
 
 migrate_cleanup() {
@@ -238,10 +239,10 @@ if [ -w "/proc/sys/net/ipv6/conf/$BR/disable_ipv6" ]; then
 	echo 1 >"/proc/sys/net/ipv6/conf/$BR/disable_ipv6"
 fi
 ip link set "$BR" type bridge forward_delay 0 stp_state 0 2>/dev/null
-ip addr add "$HOST/24" dev "$BR" && ip link set "$BR" up ||
+{ ip addr add "$HOST/24" dev "$BR" && ip link set "$BR" up; } ||
 	ktap_bail "cannot set up $BR"
 for t in $TAP_SRC $TAP_DST; do
-	nested_tap "$t" && ip link set "$t" master "$BR" ||
+	{ nested_tap "$t" && ip link set "$t" master "$BR"; } ||
 		ktap_bail "cannot set up $t"
 done
 
@@ -296,7 +297,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 	case $status in
 	completed | failed | cancelled) break ;;
 	esac
-	kill -0 "$src" 2>/dev/null && kill -0 "$dst" 2>/dev/null || break
+	{ kill -0 "$src" 2>/dev/null && kill -0 "$dst" 2>/dev/null; } || break
 done
 mig_time=$(nested_since "$t_mig")
 tr -d '\r' <"$tmp/src.monitor" | grep -E '^(total time|downtime|transferred ram|dirty sync count):' |

@@ -84,11 +84,11 @@ esac
 KTAP_NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
 
-# shellcheck source=lib/ktap.sh
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
 . "$here/lib/ktap.sh"
-# shellcheck source=lib/vmimage.sh
+# shellcheck source=SCRIPTDIR/lib/vmimage.sh
 . "$here/lib/vmimage.sh"
-# shellcheck source=lib/nested.sh
+# shellcheck source=SCRIPTDIR/lib/nested.sh
 . "$here/lib/nested.sh"
 
 # --- the guest's kernel and initramfs ---------------------------------------

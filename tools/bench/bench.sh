@@ -55,7 +55,7 @@ harness() { # round dev workload metrics args...
 
 # --- dpdk-testpmd over virtio-user ------------------------------------------
 
-# shellcheck source=../../selftests/kvio/lib/testpmd.sh
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/testpmd.sh
 . "$top/selftests/kvio/lib/testpmd.sh"
 
 cleanup() {

@@ -37,11 +37,11 @@ GUEST=192.168.79.2
 MAC=52:54:00:79:00:02
 KTAP_NAMES=nested_iperf
 
-# shellcheck source=../../selftests/kvio/lib/ktap.sh
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/ktap.sh
 . "$here/../../selftests/kvio/lib/ktap.sh"
-# shellcheck source=../../selftests/kvio/lib/vmimage.sh
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/vmimage.sh
 . "$here/../../selftests/kvio/lib/vmimage.sh"
-# shellcheck source=../../selftests/kvio/lib/nested.sh
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/nested.sh
 . "$here/../../selftests/kvio/lib/nested.sh"
 
 fail() {
@@ -95,7 +95,7 @@ bg_pids=$!
 nested_pick_accel >/dev/null
 
 : >"$tmp/console"
-# shellcheck disable=SC2086 # $boot and the accelerator words are lists
+# shellcheck disable=SC2086,SC2046 # $boot and the accelerator words are lists
 qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
 	-nodefaults -display none -no-reboot \
 	$boot -initrd "$tmp/initramfs.cpio" \
@@ -106,9 +106,9 @@ qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
 	3<>"$DEV" </dev/null >"$tmp/qemu.log" 2>&1 &
 qpid=$!
 
-# Boot (nested KVM: ~40 s; TCG: minutes), then the two runs.  A nested
-# KVM guest that stalls (see nested_pick_accel) costs this round its row, not
-# ten minutes.
+# Boot, then the two runs: a limit for a nested KVM guest, so that one
+# that stalls (see nested_pick_accel) costs this round its row and no
+# more; a guest under TCG needs minutes.
 boot_wait=180
 [ "$ACCEL" = kvm ] || boot_wait=900
 if ! nested_wait_console init "$tmp/console" "$boot_wait" "$qpid" ||

@@ -118,6 +118,7 @@ EOF
 # staging directory it is given.
 nested_initramfs() { # kver init conf dest
 	nested_init=$2 nested_conf=$3
+	# shellcheck disable=SC2034 # read by vmimage_initramfs
 	vmimage_extra=nested_files
 	vmimage_initramfs "$1" "$busybox" "$4" virtio_pci virtio_net
 }
@@ -132,6 +133,7 @@ nested_files() { # staging-dir
 # through PVH with qboot, skipping the BIOS and the decompression; else
 # the bzImage, the slow way.  The vmlinux goes where tools/vm/run keeps
 # its own of the same kernel (an up-to-date one is reused), else in $tmp.
+# shellcheck disable=SC2034 # $boot is the caller's
 nested_pick_boot() { # kver
 	nested_vmlinux=$tmp/vmlinux
 	if [ -n "${KVIO_REPO:-}" ] && [ -d "$KVIO_REPO/build/vm/$1" ]; then
@@ -146,10 +148,9 @@ nested_pick_boot() { # kver
 }
 
 # $ACCEL (kvm, tcg or auto on entry) becomes kvm or tcg.  In the test VM,
-# KVM runs on the SVM that the outer QEMU emulates with TCG, and its nested
-# paging there kills or stalls a nested guest about one boot in three (QEMU
-# 7.2); with shadow paging (npt=0) none did in a dozen.  Set only when this
-# script loads the module, in a VM.
+# KVM runs on the SVM that the outer QEMU emulates with TCG, and nested
+# paging there (QEMU 7.2) kills or stalls nested guests; shadow paging
+# (npt=0) does not.  Set only when this script loads the module, in a VM.
 nested_pick_accel() {
 	if [ "$ACCEL" = auto ]; then
 		ACCEL=tcg
@@ -172,19 +173,17 @@ nested_pick_accel() {
 # code with a temporary int3 that it removes once every CPU is in sync.
 # Under the outer QEMU's TCG (7.2) another vCPU can still execute the
 # removed int3, and the test VM oopses ("Oops: int3" in
-# kvm_arch_vcpu_ioctl_run): seen once in some thirty nested runs.  With a
-# single CPU online nothing can race, so the nested run takes the others
-# offline (back online at exit).  Only in a VM whose KVM we loaded.
-#
-# Not free either: in some 25 such runs, one test VM (in CI) stopped dead
-# with the nested guest booting, printing nothing more; tools/vm/run now
-# reports where its vCPUs are when that happens.  Keeping QEMU and the
-# workers on CPU 0 with the others online instead crashed the test VM
-# within six runs (a stack overflow of nested #GPs on a garbage current
-# task pointer, in QEMU's thread), so the other CPUs stay offline.
+# kvm_arch_vcpu_ioctl_run).  With a single CPU online nothing can race,
+# so the nested run takes the others offline (back online at exit).  Only
+# in a VM whose KVM we loaded.  Pinning QEMU and the workers to CPU 0 with
+# the others online does not help: the outer TCG then crashes the test VM
+# (nested #GPs on a garbage current task pointer, in QEMU's thread).  A
+# test VM can still stop dead with its one CPU in the nested guest's
+# boot: tools/vm/run reports where it is, and tools/check.sh runs such a
+# VM once more (see vm_run there).
 nested_one_cpu() {
 	for f in /sys/devices/system/cpu/cpu[1-9]*/online; do
-		[ -w "$f" ] && [ "$(cat "$f")" = 1 ] || continue
+		{ [ -w "$f" ] && [ "$(cat "$f")" = 1 ]; } || continue
 		c=${f%/online}
 		c=${c##*/cpu}
 		echo 0 >"$f" && cpus_off="$cpus_off $c"
@@ -202,9 +201,8 @@ nested_all_cpus() {
 }
 
 # QEMU's accelerator words for $1.  qemu64 under KVM too: the fewest
-# features for the emulated SVM to get wrong (with -cpu host the test VM
-# itself once reset).  The 6.12 kernel double-faults early under TCG with
-# -cpu max.
+# features for the emulated SVM to get wrong (-cpu host can reset the test
+# VM).  Under TCG -cpu max makes the 6.12 kernel double-fault early.
 nested_accel_args() {
 	case $1 in
 	kvm) echo "-accel kvm -cpu qemu64" ;;
