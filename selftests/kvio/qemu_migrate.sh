@@ -63,7 +63,7 @@ P_G2H=5102
 P_POST_H2G=5103		# the guest listens on this one
 P_POST_G2H=5104
 MIGRATE_AFTER=4		# seconds of streaming before the migration starts
-MIGRATE_WAIT=$((300 * ${KVIO_TIME_SCALE:-1}))	# seconds the migration may take
+MIGRATE_WAIT=300	# seconds the migration may take
 BOOT_WAIT=600
 RUN_WAIT=300
 
@@ -288,7 +288,7 @@ done
 monitor src "migrate_set_parameter max-bandwidth 16M"
 t_mig=$(nested_now)
 monitor src "migrate -d unix:$tmp/mig.sock"
-deadline=$(($(date +%s) + MIGRATE_WAIT))
+deadline=$(nested_deadline "$MIGRATE_WAIT")
 status=
 while [ "$(date +%s)" -lt "$deadline" ]; do
 	monitor src "info migrate"
@@ -327,7 +327,7 @@ src=
 
 # The streams may end before or after the switch: the guest's lines are in
 # whichever QEMU ran it at the time.
-deadline=$(($(date +%s) + RUN_WAIT * ${KVIO_TIME_SCALE:-1}))
+deadline=$(nested_deadline "$RUN_WAIT")
 while [ -z "$(nested_console_say waiting "$tmp/dst.console")" ] &&
 	[ -z "$(nested_console_say waiting "$tmp/src.console")" ] &&
 	[ "$(date +%s)" -lt "$deadline" ] && kill -0 "$dst" 2>/dev/null; do
@@ -347,8 +347,10 @@ while ! "$busybox" nc "$GUEST" "$P_POST_H2G" <"$tmp/post_h2g" 2>/dev/null; do
 	[ "$i" -lt 20 ] || break
 	sleep 1
 done
-left=$((deadline - $(date +%s)))
-nested_wait_console 'done' "$tmp/dst.console" "$((left > 10 ? left : 10))" "$dst"
+# at least 10 s more, the pieces above may have used the time up
+grace=$(nested_deadline 10)
+nested_wait_until 'done' "$tmp/dst.console" \
+	"$((deadline > grace ? deadline : grace))" "$dst"
 ktap_diag "total $(nested_since "$t_qemu") s with QEMU"
 
 if grep -Eiq 'vhost|falling back' "$tmp/src.log" "$tmp/dst.log"; then

@@ -240,10 +240,19 @@ nested_console_say() { # key file
 # Wait up to $3 seconds (times KVIO_TIME_SCALE, see kvio_harness.h) for
 # console file $2 to say "KVIO: $1", while process $4 lives.
 nested_wait_console() { # key file seconds pid
-	deadline=$(($(date +%s) + $3 * ${KVIO_TIME_SCALE:-1}))
+	nested_wait_until "$1" "$2" "$(nested_deadline "$3")" "$4"
+}
+
+# The time (date +%s) $1 seconds from now, times KVIO_TIME_SCALE.
+nested_deadline() { # seconds
+	echo $(($(date +%s) + $1 * ${KVIO_TIME_SCALE:-1}))
+}
+
+# nested_wait_console until time $3 (see nested_deadline).
+nested_wait_until() { # key file deadline pid
 	while ! tr -d '\r' <"$2" | grep -q "^KVIO: $1"; do
 		kill -0 "$4" 2>/dev/null || return 1
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		[ "$(date +%s)" -lt "$3" ] || return 1
 		sleep 0.5
 	done
 }
