@@ -33,7 +33,7 @@ help:
 	@echo 'make check-debug  the same on the KASAN/lockdep/kmemleak debug kernel'
 	@echo 'make demo       a nested guest through kvio-net, then through vhost-net'
 	@echo 'make bench      benchmarks against upstream vhost-net: table, CSV, plot'
-	@echo 'make style      checkpatch --strict over our sources'
+	@echo 'make style      checkpatch --strict over our C, shellcheck over our shell'
 	@echo 'make sparse     build with sparse (C=1)'
 
 # One output tree per kernel: a tree of symlinks to the sources, so that
@@ -70,6 +70,16 @@ $(BUILD)/ksrc/.stamp: $(KSRC_TAR)
 		'*/scripts/const_structs.checkpatch'
 	@touch $@
 
+# The kernel's own extract-vmlinux, which tools/vm/run boots Debian's
+# kernels with (their vmlinux through PVH, no decompression in the guest).
+VMLINUX_X := $(BUILD)/ksrc/scripts/extract-vmlinux
+$(VMLINUX_X): $(KSRC_TAR)
+	@test -n "$(KSRC_TAR)" || { echo 'linux-source-6.12 missing: make deps' >&2; exit 1; }
+	@mkdir -p $(BUILD)/ksrc
+	tar -xJf $(KSRC_TAR) -C $(BUILD)/ksrc --strip-components=1 --wildcards \
+		'*/scripts/extract-vmlinux'
+	@touch $@
+
 # The uAPI headers as headers_install would export them: kernel-only
 # includes and annotations stripped.
 UAPI_HDRS := vhost.h vhost_types.h virtio_config.h virtio_ring.h virtio_types.h
@@ -83,7 +93,7 @@ $(BUILD)/uapi/.stamp: $(UAPI_SRC)/linux/vhost.h
 	done
 	@touch $@
 
-selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
+selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp $(VMLINUX_X)
 	$(MAKE) -C $(TOP)/selftests/kvio KSFT_DIR=$(KSFT_DIR) \
 		UAPI_INC=$(BUILD)/uapi OUTPUT=$(BUILD)/selftests
 
@@ -104,7 +114,7 @@ FUZZ_HDRS = $(wildcard $(TOP)/tools/fuzz/*.h) \
 	$(TOP)/selftests/kvio/net_datapath.h $(TOP)/selftests/kvio/vhost_diff.h
 
 .PHONY: fuzz
-fuzz: $(BUILD)/fuzz/kvio_fuzz
+fuzz: $(BUILD)/fuzz/kvio_fuzz $(VMLINUX_X)
 
 $(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp
 	@mkdir -p $(dir $@)
@@ -133,9 +143,15 @@ bench: deps
 STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
 		'*.c' '*.h' | grep -v '^build/')
 
+# Every shell script: the *.sh files and those named here.
+SHELL_FILES = $(shell cd $(TOP) && git ls-files '*.sh' 2>/dev/null) \
+	tools/vm/run tools/vm/init tools/vm/stage2 tools/debug-kernel/build \
+	tools/fuzz/run tools/fuzz/ledger tools/kvio-assign .ci/run
+
 style: $(BUILD)/ksrc/.stamp
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(STYLE_FILES)
+	cd $(TOP) && shellcheck -x $(SHELL_FILES)
 
 clean:
 	rm -rf $(BUILD)

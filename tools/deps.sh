@@ -5,12 +5,12 @@
 # Idempotent: does nothing (and needs no network) when all are present.
 set -eu
 
-PKGS="make gcc libc6-dev perl git kmod iproute2 busybox-static cpio
+PKGS="make gcc binutils libc6-dev perl git kmod iproute2 busybox-static cpio
 xz-utils zstd gzip qemu-system-x86 qemu-system-data
 linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64
 linux-source-6.12 sparse
-dpdk-dev librte-net-virtio23 librte-mempool-ring23 gnuplot-nox iperf3"
+dpdk-dev librte-net-virtio23 librte-mempool-ring23 gnuplot-nox iperf3 shellcheck"
 
 missing=
 for p in $PKGS; do

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvio-assign end to end (issue 4, test e): this program is a minimal VMM
- * on /dev/kvm.  Its guest's RAM is DMA-mapped at IOVA = GPA, edu's BAR
+ * kvio-assign end to end: this program is a minimal VMM on /dev/kvm.
+ * Its guest's RAM is DMA-mapped at IOVA = GPA, edu's BAR
  * (an mmap of the device fd) is a memory slot in guest-physical space,
  * and edu's MSI reaches the guest through the eventfd, KVM_IRQFD and an
  * MSI route in KVM's in-kernel irqchip.  The guest, a few real-mode

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2317 # cleanup runs from a trap, hold and inject by name
 #
 # A real client, no VM: DPDK's testpmd drives the vhost device through its
 # virtio-user port (vhost-kernel backend), whose other end is a tap.  Frames
@@ -38,7 +39,7 @@ TX_SECONDS=5
 MIN_TX=1000		# a dead path stops at QSIZE frames
 TP_WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
 
-NTESTS=4
+KTAP_NAMES="testpmd_start txonly_to_tap tap_to_rxonly io_loopback"
 tap_made=
 tmp=
 
@@ -54,44 +55,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-not_ok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n $1"
-}
-diag() { echo "# $*"; }
-
-# Every test after a fatal setup failure fails too, with the reason.
-bail() {
-	diag "$1"
-	while [ "$n" -lt "$NTESTS" ]; do
-		case $n in
-		0) not_ok testpmd_start ;;
-		1) not_ok txonly_to_tap ;;
-		2) not_ok tap_to_rxonly ;;
-		3) not_ok io_loopback ;;
-		esac
-	done
-	exit 1
-}
-
-# Only for what makes the test impossible here, never for a failure.  Exit
-# 0: run.sh fails on any non-zero status, and the runner counts the skips.
-skip_all() {
-	echo "1..$NTESTS"
-	for t in testpmd_start txonly_to_tap tap_to_rxonly io_loopback; do
-		n=$((n + 1))
-		echo "ok $n $t # SKIP $1"
-	done
-	exit 0
-}
-
 field() { echo "$2" | cut -d' ' -f"$1"; }
 
 now() { date +%s.%N; }
@@ -101,8 +64,10 @@ stat_of() { cat "/sys/class/net/$TAP/statistics/$1"; }
 
 # --- talking to testpmd ------------------------------------------------------
 
-# shellcheck source=testpmd_lib.sh
-. "$here/testpmd_lib.sh"
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
+. "$here/lib/ktap.sh"
+# shellcheck source=SCRIPTDIR/lib/testpmd.sh
+. "$here/lib/testpmd.sh"
 
 # "rx_packets rx_bytes tx_packets tx_bytes" of the last "show port stats 0".
 port_stats() {
@@ -136,34 +101,34 @@ inject() {
 
 # --- setup -------------------------------------------------------------------
 
-echo "TAP version 13"
+ktap_begin
 
 command -v dpdk-testpmd >/dev/null 2>&1 ||
-	skip_all "dpdk-testpmd not installed (Debian packages dpdk-dev librte-net-virtio23)"
-command -v stdbuf >/dev/null 2>&1 || skip_all "stdbuf (coreutils) not installed"
-[ "$(id -u)" -eq 0 ] || skip_all "must run as root"
-[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+	ktap_skip_all "dpdk-testpmd not installed (Debian packages dpdk-dev librte-net-virtio23)"
+command -v stdbuf >/dev/null 2>&1 || ktap_skip_all "stdbuf (coreutils) not installed"
+[ "$(id -u)" -eq 0 ] || ktap_skip_all "must run as root"
+[ -c /dev/net/tun ] || ktap_skip_all "no /dev/net/tun"
 
-echo "1..$NTESTS"
-diag "device $DEV, tap $TAP"
-[ -c "$DEV" ] || bail "$DEV is not a character device (module not loaded?)"
-[ -x "$rawsend" ] || bail "$rawsend is missing (build the selftests)"
-ip link show "$TAP" >/dev/null 2>&1 && bail "$TAP exists already"
+ktap_plan
+ktap_diag "device $DEV, tap $TAP"
+[ -c "$DEV" ] || ktap_bail "$DEV is not a character device (module not loaded?)"
+[ -x "$rawsend" ] || ktap_bail "$rawsend is missing (build the selftests)"
+ip link show "$TAP" >/dev/null 2>&1 && ktap_bail "$TAP exists already"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-dpdk.XXXXXX") || bail "mktemp failed"
-tp_tap "$TAP" || bail "cannot set up $TAP"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-dpdk.XXXXXX") || ktap_bail "mktemp failed"
+tp_tap "$TAP" || ktap_bail "cannot set up $TAP"
 tap_made=1
 
 t0=$(now)
 tp_launch "$DEV" "$TAP" "$QSIZE" 4096 "$tmp/testpmd.log" ||
-	bail "cannot start testpmd"
+	ktap_bail "cannot start testpmd"
 
 if tp_wait 0 '^testpmd> ' && grep -q '^Port 0: ' "$tp_log"; then
-	ok testpmd_start
-	diag "$(grep -m1 -o 'DPDK [0-9.]*' "$tp_log"): testpmd ready in $(elapsed "$t0") s"
+	ktap_ok testpmd_start
+	ktap_diag "$(grep -m1 -o 'DPDK [0-9.]*' "$tp_log"): testpmd ready in $(elapsed "$t0") s"
 else
 	sed 's/^/# testpmd: /' "$tp_log"
-	bail "testpmd did not start its port on $DEV"
+	ktap_bail "testpmd did not start its port on $DEV"
 fi
 
 # --- txonly: testpmd -> device -> tap --------------------------------------
@@ -172,63 +137,63 @@ hold() { sleep "$TX_SECONDS"; }
 
 rx0=$(stat_of rx_packets)
 rxb0=$(stat_of rx_bytes)
-run_mode txonly hold || bail "testpmd did not run txonly"
+run_mode txonly hold || ktap_bail "testpmd did not run txonly"
 tx=$(field 2 "$fwd")
 got=$(($(stat_of rx_packets) - rx0))
 gotb=$(($(stat_of rx_bytes) - rxb0))
-diag "txonly: testpmd sent $tx frames in ${TX_SECONDS} s, the tap received $got ($((got / TX_SECONDS)) frames/s), $gotb bytes"
+ktap_diag "txonly: testpmd sent $tx frames in ${TX_SECONDS} s, the tap received $got ($((got / TX_SECONDS)) frames/s), $gotb bytes"
 if [ "$tx" -lt "$MIN_TX" ]; then
-	diag "testpmd could put only $tx frames on the ring: the device does not consume them"
-	not_ok txonly_to_tap
+	ktap_diag "testpmd could put only $tx frames on the ring: the device does not consume them"
+	ktap_fail txonly_to_tap
 elif [ $((got * 10)) -lt $((tx * 9)) ] || [ "$got" -gt "$tx" ]; then
-	diag "the tap received $got of $tx frames"
-	not_ok txonly_to_tap
+	ktap_diag "the tap received $got of $tx frames"
+	ktap_fail txonly_to_tap
 elif [ "$gotb" -ne $((got * 64)) ]; then
-	diag "frames on the tap are not all 64 bytes long: $gotb bytes in $got frames"
-	not_ok txonly_to_tap
+	ktap_diag "frames on the tap are not all 64 bytes long: $gotb bytes in $got frames"
+	ktap_fail txonly_to_tap
 else
-	ok txonly_to_tap
+	ktap_ok txonly_to_tap
 fi
 
 # --- rxonly: tap -> device -> testpmd --------------------------------------
 
 txd0=$(stat_of tx_dropped)
-run_mode rxonly inject || bail "testpmd did not run rxonly"
+run_mode rxonly inject || ktap_bail "testpmd did not run rxonly"
 rx=$(field 1 "$fwd")
 rxb=$(field 2 "$pst")
-diag "rxonly: $sent frames sent on the tap, testpmd received $rx ($rxb bytes), tap dropped $(($(stat_of tx_dropped) - txd0))"
+ktap_diag "rxonly: $sent frames sent on the tap, testpmd received $rx ($rxb bytes), tap dropped $(($(stat_of tx_dropped) - txd0))"
 if [ "$sent" -ne "$FRAMES" ]; then
-	diag "helper_rawsend sent $sent of $FRAMES frames"
-	not_ok tap_to_rxonly
+	ktap_diag "helper_rawsend sent $sent of $FRAMES frames"
+	ktap_fail tap_to_rxonly
 elif [ $((rx * 10)) -lt $((FRAMES * 9)) ] || [ "$rx" -gt "$FRAMES" ]; then
-	diag "testpmd received $rx of $FRAMES frames"
-	not_ok tap_to_rxonly
+	ktap_diag "testpmd received $rx of $FRAMES frames"
+	ktap_fail tap_to_rxonly
 elif [ "$rxb" -ne $((rx * 64)) ]; then
-	diag "testpmd's frames are not all 64 bytes long: $rxb bytes in $rx frames"
-	not_ok tap_to_rxonly
+	ktap_diag "testpmd's frames are not all 64 bytes long: $rxb bytes in $rx frames"
+	ktap_fail tap_to_rxonly
 else
-	ok tap_to_rxonly
+	ktap_ok tap_to_rxonly
 fi
 
 # --- io: tap -> device -> testpmd -> device -> tap -------------------------
 
 rx0=$(stat_of rx_packets)
-run_mode io inject || bail "testpmd did not run io"
+run_mode io inject || ktap_bail "testpmd did not run io"
 back=$(($(stat_of rx_packets) - rx0))
-diag "io: $sent frames sent on the tap, testpmd received $(field 1 "$fwd") and sent $(field 2 "$fwd"), $back came back"
+ktap_diag "io: $sent frames sent on the tap, testpmd received $(field 1 "$fwd") and sent $(field 2 "$fwd"), $back came back"
 if [ "$sent" -ne "$FRAMES" ] || [ $((back * 10)) -lt $((FRAMES * 9)) ] ||
 	[ "$back" -gt "$FRAMES" ]; then
-	not_ok io_loopback
+	ktap_fail io_loopback
 else
-	ok io_loopback
+	ktap_ok io_loopback
 fi
 
 t1=$(now)
 echo quit >&3
-tp_wait 0 '^Bye' || diag "testpmd did not quit cleanly"
+tp_wait 0 '^Bye' || ktap_diag "testpmd did not quit cleanly"
 wait "$tp_pid"
 rc=$?
 tp_pid=
-diag "testpmd exited with status $rc in $(elapsed "$t1") s"
+ktap_diag "testpmd exited with status $rc in $(elapsed "$t1") s"
 
-[ "$fails" -eq 0 ]
+ktap_finish

@@ -822,15 +822,15 @@ static int nf_race_q(struct __test_metadata *_metadata, void *arg)
  * CLONE_VM, not a thread), owns it: its worker is P's (a thread of P on
  * 6.12).  Frames move; Q kicks both rings as fast as it can while frames
  * arrive on the tap, and kills P.  Then Q resets the owner, owns the
- * device itself, and both rings must move frames again.  A wakeup that
- * landed between the killed worker's check of its state and the kill's
- * drain of its list once left a work item flagged queued forever, and
- * that ring never ran again under the new owner.  That window is a few
- * instructions wide, inside the eventfd's or the socket's wakeup with
- * interrupts off: against the unfixed code under TCG, runs of 20 and of
- * 150 rounds never hit it.  What the test checks every time is that a
- * device whose owner was killed while it worked can be owned and run
- * again; the race it can only give its chance.
+ * device itself, and both rings must move frames again.  The race it is
+ * for: a wakeup that lands between the killed worker's check of its
+ * state and the kill's drain of its list must not leave a work item
+ * flagged queued forever (that ring would never run again under the new
+ * owner).  The window is a few instructions wide, inside the eventfd's
+ * or the socket's wakeup with interrupts off, so the test cannot force
+ * it, only give it its chance each round; what it checks every time is
+ * that a device whose owner was killed while it worked can be owned and
+ * run again.
  */
 TEST_F_TIMEOUT(faults, kill_race_reown, 300)
 {
@@ -1515,8 +1515,8 @@ static void nf_lat_report(struct __test_metadata *_metadata,
  * B, elsewhere, times SET_OWNER and close() of a device of its own,
  * before and meanwhile.  Making a worker is charged to A's cgroup (a
  * task and its stack, or a kthread's cgroup attach) and may reclaim
- * there; it used to happen under the lock that every SET_OWNER and every
- * close() on the host take.  Reclaim of clean page cache is quick, so
+ * there, and so must never happen under a lock that every SET_OWNER and
+ * every close() on the host take.  Reclaim of clean page cache is quick, so
  * A's cgroup then gets a CPU limit too (cpu.max, 1 ms a second): A stops
  * for about a second wherever its share runs out, mostly while it makes
  * a worker.  B's calls return within NF_LAT_BOUND_US in every phase; its

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2317 # migrate_cleanup runs from the library's trap
 #
 # Live migration of a running guest whose NIC is served by the vhost device
 # under test.  Two QEMU processes in this VM: the source runs a small Linux
@@ -62,7 +63,7 @@ P_G2H=5102
 P_POST_H2G=5103		# the guest listens on this one
 P_POST_G2H=5104
 MIGRATE_AFTER=4		# seconds of streaming before the migration starts
-MIGRATE_WAIT=$((300 * ${KVIO_TIME_SCALE:-1}))	# seconds the migration may take
+MIGRATE_WAIT=300	# seconds the migration may take
 BOOT_WAIT=600
 RUN_WAIT=300
 
@@ -71,14 +72,17 @@ kvio*) WORKER=kvio-;;
 *) WORKER=vhost-;;
 esac
 
-NAMES="nested_boot migration vhost_on_both stream_to_guest stream_from_guest
+KTAP_NAMES="nested_boot migration vhost_on_both stream_to_guest stream_from_guest
 resumed guest_pings"
-NTESTS=$(echo "$NAMES" | wc -w)
 
 src=
 dst=
-# shellcheck source=nested_lib.sh
-. "$here/nested_lib.sh"
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
+. "$here/lib/ktap.sh"
+# shellcheck source=SCRIPTDIR/lib/vmimage.sh
+. "$here/lib/vmimage.sh"
+# shellcheck source=SCRIPTDIR/lib/nested.sh
+. "$here/lib/nested.sh"
 
 migrate_cleanup() {
 	# The runner's out directory keeps the consoles and monitor logs.
@@ -98,8 +102,8 @@ cleanup_extra=migrate_cleanup
 # the guest then waits for the host's post-migration file, answers with
 # its own, and reports its pings.
 write_guest_init() {
-	guest_init_head
-	guest_net_up
+	nested_init_head
+	nested_init_net
 	cat <<'EOF'
 say first-ping "$(up)" "$i"
 
@@ -167,7 +171,7 @@ start_qemu() { # name tap [args...]
 	: >"$tmp/$name.console"
 	mkfifo "$tmp/$name.mon.in" "$tmp/$name.mon.out" || return 1
 	# shellcheck disable=SC2046,SC2086 # $boot and the accelerator: lists
-	qemu-system-x86_64 $(accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
+	qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
 		-nodefaults -display none -no-reboot \
 		$boot -initrd "$tmp/initramfs.cpio" \
 		-append "console=ttyS0 loglevel=3 panic=-1" \
@@ -205,74 +209,74 @@ start_streams() {
 
 # Workers of QEMU $1 for the device, "n ran".
 worker_count() {
-	w=$(workers "$WORKER$1")
+	w=$(nested_workers "$WORKER$1")
 	echo "$(echo "$w" | grep -c .) $(echo "$w" | awk '$2 > 0 { n++ } END { print n + 0 }')"
 }
 
 # --- setup ------------------------------------------------------------------
 
-echo "TAP version 13"
+ktap_begin
 nested_require
 modprobe -q bridge 2>/dev/null
-[ -d /sys/module/bridge ] || skip_all "no bridge module"
+[ -d /sys/module/bridge ] || ktap_skip_all "no bridge module"
 
-echo "1..$NTESTS"
-diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
-[ -c "$DEV" ] || bail "$DEV is not a character device (module not loaded?)"
+ktap_plan
+ktap_diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
+[ -c "$DEV" ] || ktap_bail "$DEV is not a character device (module not loaded?)"
 for t in $BR $TAP_SRC $TAP_DST; do
-	ip link show "$t" >/dev/null 2>&1 && bail "$t exists already"
+	ip link show "$t" >/dev/null 2>&1 && ktap_bail "$t exists already"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-mig.XXXXXX") || bail "mktemp failed"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-mig.XXXXXX") || ktap_bail "mktemp failed"
 write_guest_init >"$tmp/init"
 write_guest_conf >"$tmp/conf"
-build_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
-	bail "cannot build the guest's initramfs"
-pick_boot "$kver"
+nested_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
+	ktap_bail "cannot build the guest's initramfs"
+nested_pick_boot "$kver"
 
-ip link add "$BR" type bridge || bail "cannot create $BR"
+ip link add "$BR" type bridge || ktap_bail "cannot create $BR"
 if [ -w "/proc/sys/net/ipv6/conf/$BR/disable_ipv6" ]; then
 	echo 1 >"/proc/sys/net/ipv6/conf/$BR/disable_ipv6"
 fi
 ip link set "$BR" type bridge forward_delay 0 stp_state 0 2>/dev/null
-ip addr add "$HOST/24" dev "$BR" && ip link set "$BR" up ||
-	bail "cannot set up $BR"
+{ ip addr add "$HOST/24" dev "$BR" && ip link set "$BR" up; } ||
+	ktap_bail "cannot set up $BR"
 for t in $TAP_SRC $TAP_DST; do
-	make_tap "$t" && ip link set "$t" master "$BR" ||
-		bail "cannot set up $t"
+	{ nested_tap "$t" && ip link set "$t" master "$BR"; } ||
+		ktap_bail "cannot set up $t"
 done
 
-pick_accel
-mkfifo "$tmp/hold" || bail "mkfifo failed"
+nested_pick_accel
+mkfifo "$tmp/hold" || ktap_bail "mkfifo failed"
 exec 7<>"$tmp/hold"
 start_streams
 
 # --- the source -------------------------------------------------------------
 
-t_qemu=$(now)
-start_qemu src "$TAP_SRC" || bail "cannot start the source QEMU"
+t_qemu=$(nested_now)
+start_qemu src "$TAP_SRC" || ktap_bail "cannot start the source QEMU"
 src=$qpid
 booted=
-if wait_console init "$tmp/src.console" "$BOOT_WAIT" "$src" &&
-	wait_console first-ping "$tmp/src.console" "$RUN_WAIT" "$src"; then
+if nested_wait_console init "$tmp/src.console" "$BOOT_WAIT" "$src" &&
+	nested_wait_console first-ping "$tmp/src.console" "$RUN_WAIT" "$src"; then
 	booted=1
 fi
-fp=$(console_say first-ping "$tmp/src.console")
-if [ -n "$booted" ] && [ "$(field 2 "$fp")" -lt 60 ]; then
-	result ok nested_boot "under $ACCEL: the host answered $(since "$t_qemu") s after QEMU started"
+fp=$(nested_console_say first-ping "$tmp/src.console")
+if [ -n "$booted" ] && [ "$(nested_field 2 "$fp")" -lt 60 ]; then
+	ktap_result ok nested_boot "under $ACCEL: the host answered $(nested_since "$t_qemu") s after QEMU started"
 else
 	sed 's/^/# qemu: /' "$tmp/src.log"
 	tail -n 10 "$tmp/src.console" | tr -d '\r' | sed 's/^/# guest: /'
-	bail "the guest did not come up on the source (first ping: '$fp')"
+	ktap_bail "the guest did not come up on the source (first ping: '$fp')"
 fi
 
 # --- the migration ----------------------------------------------------------
 
 start_qemu dst "$TAP_DST" -incoming "unix:$tmp/mig.sock" ||
-	bail "cannot start the destination QEMU"
+	ktap_bail "cannot start the destination QEMU"
 dst=$qpid
-wait_console streaming "$tmp/src.console" 60 "$src" ||
-	bail "the guest did not start its streams"
+nested_wait_console streaming "$tmp/src.console" 60 "$src" ||
+	ktap_bail "the guest did not start its streams"
 # Time for both QEMUs to settle and the streams to get going.
 sleep "$MIGRATE_AFTER"
 i=0
@@ -282,9 +286,9 @@ while [ ! -S "$tmp/mig.sock" ] && [ "$i" -lt 60 ]; do
 done
 # A first pass over memory of a few seconds, while the streams go on.
 monitor src "migrate_set_parameter max-bandwidth 16M"
-t_mig=$(now)
+t_mig=$(nested_now)
 monitor src "migrate -d unix:$tmp/mig.sock"
-deadline=$(($(date +%s) + MIGRATE_WAIT))
+deadline=$(nested_deadline "$MIGRATE_WAIT")
 status=
 while [ "$(date +%s)" -lt "$deadline" ]; do
 	monitor src "info migrate"
@@ -293,9 +297,9 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 	case $status in
 	completed | failed | cancelled) break ;;
 	esac
-	kill -0 "$src" 2>/dev/null && kill -0 "$dst" 2>/dev/null || break
+	{ kill -0 "$src" 2>/dev/null && kill -0 "$dst" 2>/dev/null; } || break
 done
-mig_time=$(since "$t_mig")
+mig_time=$(nested_since "$t_mig")
 tr -d '\r' <"$tmp/src.monitor" | grep -E '^(total time|downtime|transferred ram|dirty sync count):' |
 	tail -n 4 | sed 's/^/# migration: /'
 src_state=
@@ -305,11 +309,11 @@ if [ "$status" = completed ]; then
 	src_state=$(tr -d '\r' <"$tmp/src.monitor" | sed -n 's/^VM status: //p' | tail -n 1)
 fi
 if [ "$status" = completed ] && [ "${src_state#paused}" != "$src_state" ]; then
-	result ok migration "completed in $mig_time s; source: $src_state"
+	ktap_result ok migration "completed in $mig_time s; source: $src_state"
 else
 	sed 's/^/# src qemu: /' "$tmp/src.log"
 	sed 's/^/# dst qemu: /' "$tmp/dst.log"
-	bail "migration ended as '${status:-unknown}' after $mig_time s, source '$src_state'"
+	ktap_bail "migration ended as '${status:-unknown}' after $mig_time s, source '$src_state'"
 fi
 
 # The destination's worker must exist before the source's goes away.
@@ -323,19 +327,19 @@ src=
 
 # The streams may end before or after the switch: the guest's lines are in
 # whichever QEMU ran it at the time.
-deadline=$(($(date +%s) + RUN_WAIT * ${KVIO_TIME_SCALE:-1}))
-while [ -z "$(console_say waiting "$tmp/dst.console")" ] &&
-	[ -z "$(console_say waiting "$tmp/src.console")" ] &&
+deadline=$(nested_deadline "$RUN_WAIT")
+while [ -z "$(nested_console_say waiting "$tmp/dst.console")" ] &&
+	[ -z "$(nested_console_say waiting "$tmp/src.console")" ] &&
 	[ "$(date +%s)" -lt "$deadline" ] && kill -0 "$dst" 2>/dev/null; do
 	sleep 0.5
 done
-st=$(console_say streams "$tmp/dst.console")
+st=$(nested_console_say streams "$tmp/dst.console")
 where=destination
 if [ -z "$st" ]; then
-	st=$(console_say streams "$tmp/src.console")
+	st=$(nested_console_say streams "$tmp/src.console")
 	where=source
 fi
-diag "the streams ended on the $where"
+ktap_diag "the streams ended on the $where"
 hping=$("$busybox" ping -c 5 -i 0.2 -W 2 "$GUEST" 2>&1 | tail -n 2 | tr '\n' ' ')
 i=0
 while ! "$busybox" nc "$GUEST" "$P_POST_H2G" <"$tmp/post_h2g" 2>/dev/null; do
@@ -343,59 +347,61 @@ while ! "$busybox" nc "$GUEST" "$P_POST_H2G" <"$tmp/post_h2g" 2>/dev/null; do
 	[ "$i" -lt 20 ] || break
 	sleep 1
 done
-left=$((deadline - $(date +%s)))
-wait_console 'done' "$tmp/dst.console" "$((left > 10 ? left : 10))" "$dst"
-diag "total $(since "$t_qemu") s with QEMU"
+# at least 10 s more, the pieces above may have used the time up
+grace=$(nested_deadline 10)
+nested_wait_until 'done' "$tmp/dst.console" \
+	"$((deadline > grace ? deadline : grace))" "$dst"
+ktap_diag "total $(nested_since "$t_qemu") s with QEMU"
 
 if grep -Eiq 'vhost|falling back' "$tmp/src.log" "$tmp/dst.log"; then
 	sed 's/^/# src qemu: /' "$tmp/src.log"
 	sed 's/^/# dst qemu: /' "$tmp/dst.log"
-	result fail vhost_on_both "QEMU reported trouble with vhost"
-elif [ "$(field 2 "$sw")" -gt 0 ] && [ "$(field 2 "$dw")" -gt 0 ]; then
-	result ok vhost_on_both "workers that ran: source $sw, destination $dw (count ran)"
+	ktap_result fail vhost_on_both "QEMU reported trouble with vhost"
+elif [ "$(nested_field 2 "$sw")" -gt 0 ] && [ "$(nested_field 2 "$dw")" -gt 0 ]; then
+	ktap_result ok vhost_on_both "workers that ran: source $sw, destination $dw (count ran)"
 else
-	result fail vhost_on_both "workers (count ran): source $sw, destination $dw"
+	ktap_result fail vhost_on_both "workers (count ran): source $sw, destination $dw"
 fi
 
 KB=$((CHUNK_KB * CHUNKS * 1024))
-if [ -n "$st" ] && [ "$(field 1 "$st")" = "$(sha "$tmp/h2g")" ] &&
-	[ "$(field 2 "$st")" -eq "$KB" ]; then
-	result ok stream_to_guest "$((KB / 1024)) KiB in $CHUNKS pieces, one per $PACE s"
+if [ -n "$st" ] && [ "$(nested_field 1 "$st")" = "$(nested_sha "$tmp/h2g")" ] &&
+	[ "$(nested_field 2 "$st")" -eq "$KB" ]; then
+	ktap_result ok stream_to_guest "$((KB / 1024)) KiB in $CHUNKS pieces, one per $PACE s"
 else
-	result fail stream_to_guest "guest says '$st'"
+	ktap_result fail stream_to_guest "guest says '$st'"
 fi
-if [ -n "$st" ] && [ "$(field 3 "$st")" = "$(sha "$tmp/g2h")" ] &&
+if [ -n "$st" ] && [ "$(nested_field 3 "$st")" = "$(nested_sha "$tmp/g2h")" ] &&
 	[ "$(wc -c <"$tmp/g2h")" -eq "$KB" ]; then
-	result ok stream_from_guest
+	ktap_result ok stream_from_guest
 else
-	result fail stream_from_guest "guest says '$st', host got $(wc -c <"$tmp/g2h") bytes"
+	ktap_result fail stream_from_guest "guest says '$st', host got $(wc -c <"$tmp/g2h") bytes"
 fi
 
-post=$(console_say post "$tmp/dst.console")
+post=$(nested_console_say post "$tmp/dst.console")
 hloss=$(echo "$hping" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
-diag "host -> guest after the migration: $hping"
-if [ -n "$post" ] && [ "$(field 1 "$post")" = "$(sha "$tmp/post_h2g")" ] &&
-	[ "$(field 2 "$post")" -eq $((POST_KB * 1024)) ] &&
-	[ "$(field 3 "$post")" = "$(sha "$tmp/post_g2h")" ] &&
+ktap_diag "host -> guest after the migration: $hping"
+if [ -n "$post" ] && [ "$(nested_field 1 "$post")" = "$(nested_sha "$tmp/post_h2g")" ] &&
+	[ "$(nested_field 2 "$post")" -eq $((POST_KB * 1024)) ] &&
+	[ "$(nested_field 3 "$post")" = "$(nested_sha "$tmp/post_g2h")" ] &&
 	[ -n "$hloss" ] && [ "$hloss" -le 40 ]; then
-	result ok resumed "$POST_KB KiB each way after the migration"
+	ktap_result ok resumed "$POST_KB KiB each way after the migration"
 else
 	tail -n 10 "$tmp/dst.console" | tr -d '\r' | sed 's/^/# guest: /'
-	result fail resumed "guest says '$post', host got $(wc -c <"$tmp/post_g2h") bytes"
+	ktap_result fail resumed "guest says '$post', host got $(wc -c <"$tmp/post_g2h") bytes"
 fi
 
 # "answered last_seq sent": the guest pinged all along, every 0.2 s.
-pg=$(console_say pings "$tmp/dst.console")
-diag "the guest's pings: $(field 1 "$pg") answered of $(field 3 "$pg"), the last seq=$(field 2 "$pg")"
-if [ -n "$pg" ] && [ "$(field 3 "$pg")" -gt 0 ] &&
-	[ $(($(field 1 "$pg") * 100 / $(field 3 "$pg"))) -ge 70 ] &&
-	[ "$(field 2 "$pg")" -ge $(($(field 3 "$pg") - 5)) ]; then
-	result ok guest_pings
+pg=$(nested_console_say pings "$tmp/dst.console")
+ktap_diag "the guest's pings: $(nested_field 1 "$pg") answered of $(nested_field 3 "$pg"), the last seq=$(nested_field 2 "$pg")"
+if [ -n "$pg" ] && [ "$(nested_field 3 "$pg")" -gt 0 ] &&
+	[ $(($(nested_field 1 "$pg") * 100 / $(nested_field 3 "$pg"))) -ge 70 ] &&
+	[ "$(nested_field 2 "$pg")" -ge $(($(nested_field 3 "$pg") - 5)) ]; then
+	ktap_result ok guest_pings
 else
-	result fail guest_pings "guest says '$pg'"
+	ktap_result fail guest_pings "guest says '$pg'"
 fi
 
 monitor dst quit
 wait "$dst" 2>/dev/null
 dst=
-[ "$fails" -eq 0 ]
+ktap_finish

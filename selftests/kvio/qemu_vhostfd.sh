@@ -81,19 +81,22 @@ kvio*) WORKER=kvio-;;
 *) WORKER=vhost-;;
 esac
 
-NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
+KTAP_NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
-NTESTS=$(echo "$NAMES" | wc -w)
 
-# shellcheck source=nested_lib.sh
-. "$here/nested_lib.sh"
+# shellcheck source=SCRIPTDIR/lib/ktap.sh
+. "$here/lib/ktap.sh"
+# shellcheck source=SCRIPTDIR/lib/vmimage.sh
+. "$here/lib/vmimage.sh"
+# shellcheck source=SCRIPTDIR/lib/nested.sh
+. "$here/lib/nested.sh"
 
 # --- the guest's kernel and initramfs ---------------------------------------
 
 # What the guest runs as /init.  /kvio.conf sets the addresses and ports,
 # the kernel command line the sizes (kvio_xfer=KB:KB).
 write_guest_init() {
-	guest_init_head
+	nested_init_head
 	cat <<'EOF'
 read -r cmdline </proc/cmdline
 for w in $cmdline; do
@@ -198,21 +201,21 @@ take() { # port file
 }
 
 # The last "KVIO: $1 ..." line of the guest, without the prefix and key.
-guest() { console_say "$1" "$tmp/console"; }
+guest() { nested_console_say "$1" "$tmp/console"; }
 
 # Wait up to $2 seconds for the guest to say $1, while QEMU lives, and
 # note when it did, in seconds since QEMU started (for guest_at).
 wait_guest() {
-	wait_console "$1" "$tmp/console" "$2" "$qpid" || return 1
-	echo "$1 $(since "$t_qemu")" >>"$tmp/seen"
+	nested_wait_console "$1" "$tmp/console" "$2" "$qpid" || return 1
+	echo "$1 $(nested_since "$t_qemu")" >>"$tmp/seen"
 }
 guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
 
 start_qemu() { # accel
-	accel=$(accel_args "$1")
+	accel=$(nested_accel_args "$1")
 	: >"$tmp/console"
 	: >"$tmp/seen"
-	t_qemu=$(now)
+	t_qemu=$(nested_now)
 	# shellcheck disable=SC2086 # $accel and $boot are lists of words
 	"$tapfds" "$TAP1" 6,7 qemu-system-x86_64 $accel -m 256M -smp 2 -machine pc \
 		-nodefaults -display none -no-reboot \
@@ -260,36 +263,36 @@ stop_qemu() {
 
 # --- setup ------------------------------------------------------------------
 
-echo "TAP version 13"
+ktap_begin
 nested_require
 
-echo "1..$NTESTS"
-diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
-[ -c "$DEV" ] || bail "$DEV is not a character device (module not loaded?)"
-[ -x "$tapfds" ] || bail "$tapfds is missing (build the selftests)"
+ktap_plan
+ktap_diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
+[ -c "$DEV" ] || ktap_bail "$DEV is not a character device (module not loaded?)"
+[ -x "$tapfds" ] || ktap_bail "$tapfds is missing (build the selftests)"
 for t in $TAP0 $TAP1; do
-	ip link show "$t" >/dev/null 2>&1 && bail "$t exists already"
+	ip link show "$t" >/dev/null 2>&1 && ktap_bail "$t exists already"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-qemu.XXXXXX") || bail "mktemp failed"
-t0=$(now)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-qemu.XXXXXX") || ktap_bail "mktemp failed"
+t0=$(nested_now)
 write_guest_init >"$tmp/init"
 write_guest_conf >"$tmp/conf"
-build_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
-	bail "cannot build the guest's initramfs"
-diag "initramfs ($(wc -c <"$tmp/initramfs.cpio") bytes) built in $(since "$t0") s"
-pick_boot "$kver"
-diag "guest kernel image: ${boot#-kernel }"
+nested_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
+	ktap_bail "cannot build the guest's initramfs"
+ktap_diag "initramfs ($(wc -c <"$tmp/initramfs.cpio") bytes) built in $(nested_since "$t0") s"
+nested_pick_boot "$kver"
+ktap_diag "guest kernel image: ${boot#-kernel }"
 
-make_tap "$TAP0" "$HOST0" || bail "cannot set up $TAP0"
-make_tap "$TAP1" "$HOST1" multi_queue || bail "cannot set up $TAP1"
+nested_tap "$TAP0" "$HOST0" || ktap_bail "cannot set up $TAP0"
+nested_tap "$TAP1" "$HOST1" multi_queue || ktap_bail "cannot set up $TAP1"
 
-pick_accel
-mkfifo "$tmp/hold" || bail "mkfifo failed"
+nested_pick_accel
+mkfifo "$tmp/hold" || ktap_bail "mkfifo failed"
 exec 7<>"$tmp/hold"
 
-rx0=$(stat_of $TAP0 rx_bytes)
-tx0=$(stat_of $TAP0 tx_bytes)
+rx0=$(nested_stat_of $TAP0 rx_bytes)
+tx0=$(nested_stat_of $TAP0 tx_bytes)
 
 # --- boot -------------------------------------------------------------------
 
@@ -298,8 +301,8 @@ tx0=$(stat_of $TAP0 tx_bytes)
 # to the end of its checks.  False if QEMU died or the guest did not finish.
 run_guest() { # accel boot-wait run-wait
 	setup_transfers "$1"
-	rx0=$(stat_of $TAP0 rx_bytes)
-	tx0=$(stat_of $TAP0 tx_bytes)
+	rx0=$(nested_stat_of $TAP0 rx_bytes)
+	tx0=$(nested_stat_of $TAP0 tx_bytes)
 	hping=
 	start_qemu "$1"
 	wait_guest init "$2" || return 1
@@ -310,10 +313,10 @@ run_guest() { # accel boot-wait run-wait
 
 why_not() {
 	if kill -0 "$qpid" 2>/dev/null; then
-		diag "the guest did not finish in time under $1"
+		ktap_diag "the guest did not finish in time under $1"
 	else
 		wait "$qpid"
-		diag "QEMU ended with status $? under $1"
+		ktap_diag "QEMU ended with status $? under $1"
 	fi
 	sed 's/^/# qemu: /' "$tmp/qemu.log"
 	tail -n 10 "$tmp/console" | tr -d '\r' | sed 's/^/# guest: /'
@@ -326,61 +329,61 @@ if [ "$ACCEL" = kvm ] && ! run_guest kvm 120 400; then
 	why_not KVM
 	stop_qemu
 	ACCEL=tcg
-	all_cpus
+	nested_all_cpus
 	run_guest tcg "$BOOT_WAIT" "$RUN_WAIT" || why_not TCG
 elif [ "$ACCEL" = tcg ]; then
 	run_guest tcg "$BOOT_WAIT" "$RUN_WAIT" || why_not TCG
 fi
-diag "accelerator: $ACCEL"
+ktap_diag "accelerator: $ACCEL"
 
 if [ -n "$(guest nics)" ]; then
 	# shellcheck disable=SC2046 # the guest's words
 	set -- $(guest nics)
 	if [ "$1" != none ] && [ "$2" != none ]; then
-		result ok nested_boot "guest init $(guest_at init) s after QEMU started; NICs $1 $2, $3 CPUs"
+		ktap_result ok nested_boot "guest init $(guest_at init) s after QEMU started; NICs $1 $2, $3 CPUs"
 	else
-		result fail nested_boot "the guest is missing a NIC: $*"
+		ktap_result fail nested_boot "the guest is missing a NIC: $*"
 	fi
 else
-	bail "the guest did not come up"
+	ktap_bail "the guest did not come up"
 fi
 
 fp=$(guest first-ping)
-if [ -n "$fp" ] && [ "$(field 2 "$fp")" -lt 60 ]; then
-	diag "first ping answered $(guest_at first-ping) s after QEMU started (guest uptime $(field 1 "$fp") s)"
+if [ -n "$fp" ] && [ "$(nested_field 2 "$fp")" -lt 60 ]; then
+	ktap_diag "first ping answered $(guest_at first-ping) s after QEMU started (guest uptime $(nested_field 1 "$fp") s)"
 else
-	diag "the guest's pings went unanswered"
+	ktap_diag "the guest's pings went unanswered"
 fi
 
 # --- what QEMU did ------------------------------------------------------------
 
-w=$(workers "$WORKER$qpid")
+w=$(nested_workers "$WORKER$qpid")
 nw=$(echo "$w" | grep -c .)
 ran=$(echo "$w" | awk '$2 > 0 { n++ } END { print n + 0 }')
-diag "workers $WORKER$qpid: $nw, $ran of which have run ($(echo "$w" | awk '{ printf "%s%.1f ms", s, $2 / 1e6; s = ", " }'))"
+ktap_diag "workers $WORKER$qpid: $nw, $ran of which have run ($(echo "$w" | awk '{ printf "%s%.1f ms", s, $2 / 1e6; s = ", " }'))"
 if grep -Eiq 'vhost|falling back' "$tmp/qemu.log"; then
 	sed 's/^/# qemu: /' "$tmp/qemu.log"
-	result fail vhost_in_use "QEMU reported trouble with vhost"
+	ktap_result fail vhost_in_use "QEMU reported trouble with vhost"
 elif [ "$nw" -eq 0 ] || [ "$ran" -eq 0 ]; then
-	result fail vhost_in_use "no worker $WORKER$qpid that ran"
+	ktap_result fail vhost_in_use "no worker $WORKER$qpid that ran"
 else
-	result ok vhost_in_use
+	ktap_result ok vhost_in_use
 fi
 
 p=$(guest ping)
-diag "guest -> host: $p"
-diag "host -> guest: $hping"
+ktap_diag "guest -> host: $p"
+ktap_diag "host -> guest: $hping"
 loss=$(echo "$p" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
 hloss=$(echo "$hping" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
 if [ -n "$loss" ] && [ "$loss" -le 10 ] && [ -n "$hloss" ] && [ "$hloss" -le 20 ]; then
-	result ok ping
+	ktap_result ok ping
 else
-	result fail ping
+	ktap_result fail ping
 fi
 
 # "sha bytes t0 t1" from the guest: rate in KiB/s.
 rate() {
-	awk -v b="$(field 2 "$1")" -v a="$(field 3 "$1")" -v z="$(field 4 "$1")" \
+	awk -v b="$(nested_field 2 "$1")" -v a="$(nested_field 3 "$1")" -v z="$(nested_field 4 "$1")" \
 		'BEGIN { if (z > a) printf "%.0f KiB/s", b / 1024 / (z - a); else print "?" }'
 }
 
@@ -389,63 +392,63 @@ KB=$((XFER_KB * 1024))
 MQ_KB=$((MQ_XFER_KB * 1024))
 
 g=$(guest g2h)
-if [ -n "$g" ] && [ "$(field 1 "$g")" = "$(sha "$tmp/in0")" ] &&
-	[ "$(field 2 "$g")" -eq "$KB" ] && [ "$(size "$tmp/in0")" -eq "$KB" ]; then
-	result ok guest_to_host "guest -> host: $XFER_KB KiB, $(rate "$g")"
+if [ -n "$g" ] && [ "$(nested_field 1 "$g")" = "$(nested_sha "$tmp/in0")" ] &&
+	[ "$(nested_field 2 "$g")" -eq "$KB" ] && [ "$(size "$tmp/in0")" -eq "$KB" ]; then
+	ktap_result ok guest_to_host "guest -> host: $XFER_KB KiB, $(rate "$g")"
 else
-	result fail guest_to_host "guest -> host: guest says '$g', host got $(wc -c <"$tmp/in0") bytes"
+	ktap_result fail guest_to_host "guest -> host: guest says '$g', host got $(wc -c <"$tmp/in0") bytes"
 fi
 
 h=$(guest h2g)
-if [ -n "$h" ] && [ "$(field 1 "$h")" = "$(sha "$tmp/out0")" ] &&
-	[ "$(field 2 "$h")" -eq "$KB" ]; then
-	result ok host_to_guest "host -> guest: $XFER_KB KiB, $(rate "$h")"
+if [ -n "$h" ] && [ "$(nested_field 1 "$h")" = "$(nested_sha "$tmp/out0")" ] &&
+	[ "$(nested_field 2 "$h")" -eq "$KB" ]; then
+	ktap_result ok host_to_guest "host -> guest: $XFER_KB KiB, $(rate "$h")"
 else
-	result fail host_to_guest "host -> guest: guest says '$h'"
+	ktap_result fail host_to_guest "host -> guest: guest says '$h'"
 fi
 
-rx=$(($(stat_of $TAP0 rx_bytes) - rx0))
-tx=$(($(stat_of $TAP0 tx_bytes) - tx0))
+rx=$(($(nested_stat_of $TAP0 rx_bytes) - rx0))
+tx=$(($(nested_stat_of $TAP0 tx_bytes) - tx0))
 if [ "$rx" -ge "$KB" ] && [ "$tx" -ge "$KB" ]; then
-	result ok tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
+	ktap_result ok tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
 else
-	result fail tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
+	ktap_result fail tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
 fi
 
 # "sha sha bytes bytes t0 t1": both streams together, in KiB/s.
 mq_rate() {
-	awk -v b="$(($(field 3 "$1") + $(field 4 "$1")))" -v a="$(field 5 "$1")" \
-		-v z="$(field 6 "$1")" \
+	awk -v b="$(($(nested_field 3 "$1") + $(nested_field 4 "$1")))" -v a="$(nested_field 5 "$1")" \
+		-v z="$(nested_field 6 "$1")" \
 		'BEGIN { if (z > a) printf "%.0f KiB/s", b / 1024 / (z - a); else print "?" }'
 }
 
 mg=$(guest mq-g2h)
 mh=$(guest mq-h2g)
 mp=$(guest mq-ping)
-diag "two-queue NIC: $mp"
+ktap_diag "two-queue NIC: $mp"
 mloss=$(echo "$mp" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
 if [ -n "$mg" ] && [ -n "$mh" ] && [ -n "$mloss" ] && [ "$mloss" -le 20 ] &&
 	[ "$(size "$tmp/in1")" -eq "$MQ_KB" ] && [ "$(size "$tmp/in2")" -eq "$MQ_KB" ] &&
-	[ "$(field 3 "$mh")" -eq "$MQ_KB" ] && [ "$(field 4 "$mh")" -eq "$MQ_KB" ] &&
-	[ "$(field 1 "$mg")" = "$(sha "$tmp/in1")" ] &&
-	[ "$(field 2 "$mg")" = "$(sha "$tmp/in2")" ] &&
-	[ "$(field 1 "$mh")" = "$(sha "$tmp/out1")" ] &&
-	[ "$(field 2 "$mh")" = "$(sha "$tmp/out2")" ]; then
-	result ok mq_transfer "two streams of $MQ_XFER_KB KiB each way: guest -> host $(mq_rate "$mg"), host -> guest $(mq_rate "$mh")"
+	[ "$(nested_field 3 "$mh")" -eq "$MQ_KB" ] && [ "$(nested_field 4 "$mh")" -eq "$MQ_KB" ] &&
+	[ "$(nested_field 1 "$mg")" = "$(nested_sha "$tmp/in1")" ] &&
+	[ "$(nested_field 2 "$mg")" = "$(nested_sha "$tmp/in2")" ] &&
+	[ "$(nested_field 1 "$mh")" = "$(nested_sha "$tmp/out1")" ] &&
+	[ "$(nested_field 2 "$mh")" = "$(nested_sha "$tmp/out2")" ]; then
+	ktap_result ok mq_transfer "two streams of $MQ_XFER_KB KiB each way: guest -> host $(mq_rate "$mg"), host -> guest $(mq_rate "$mh")"
 else
-	result fail mq_transfer "guest says g2h '$mg', h2g '$mh'"
+	ktap_result fail mq_transfer "guest says g2h '$mg', h2g '$mh'"
 fi
 
 tr -d '\r' <"$tmp/console" | sed -n 's/^KVIO: irq //p' >"$tmp/irqs"
-diag "two-queue NIC interrupts: $(tr '\n' ' ' <"$tmp/irqs")"
+ktap_diag "two-queue NIC interrupts: $(tr '\n' ' ' <"$tmp/irqs")"
 in0=$(awk '$1 ~ /-input\.0$/ { print $2 }' "$tmp/irqs")
 in1=$(awk '$1 ~ /-input\.1$/ { print $2 }' "$tmp/irqs")
 if [ "${in0:-0}" -gt 0 ] && [ "${in1:-0}" -gt 0 ]; then
-	result ok mq_both_queues
+	ktap_result ok mq_both_queues
 else
-	result fail mq_both_queues "receive interrupts: queue 0 ${in0:-none}, queue 1 ${in1:-none}"
+	ktap_result fail mq_both_queues "receive interrupts: queue 0 ${in0:-none}, queue 1 ${in1:-none}"
 fi
 
 stop_qemu
-diag "total $(since "$t_qemu") s with QEMU"
-[ "$fails" -eq 0 ]
+ktap_diag "total $(nested_since "$t_qemu") s with QEMU"
+ktap_finish

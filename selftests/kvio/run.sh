@@ -1,26 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run every test program of the kvio selftest suite, one after the other,
-# streaming their KTAP to stdout.  Exits non-zero if any program failed or
-# is missing.
+# Run the kvio selftests listed in BINDIR/tests.list (the Makefile's
+# TEST_GEN_PROGS, then its TEST_PROGS), one after the other, streaming
+# their KTAP to stdout.  Exits non-zero if any test failed or is missing.
 #
 # usage: run.sh [BINDIR]    BINDIR defaults to this script's directory.
 #
-# vhost_diff reads Documentation/differences.rst from $KVIO_REPO (or
-# $KVIO_DIFF_DOC); KVIO_REPO defaults to the repository holding this script.
+# Programs run from BINDIR, scripts (*.sh) from beside this script, with
+# BINDIR as their argument.  KVIO_CLIENTS=0 leaves the scripts (the real
+# clients: DPDK testpmd, nested QEMU guests) out; KVIO_CLIENTS=only runs
+# nothing else.  vhost_diff reads Documentation/differences.rst from
+# $KVIO_REPO (or $KVIO_DIFF_DOC); KVIO_REPO defaults to the repository
+# holding this script.
 #
-# Then the real-client tests, dpdk_virtio_user.sh, qemu_vhostfd.sh and
-# qemu_migrate.sh, against $KVIO_VHOST_DEV (default /dev/kvio-net);
-# KVIO_CLIENTS=0 leaves them out, KVIO_CLIENTS=only runs nothing else.
-#
-# The kvio-assign tests (assign_*) need a VM with an IOMMU and edu devices:
-# assign_run.sh runs them, never this script.
-#
-# Each program has $KVIO_PROG_TIMEOUT seconds (default 1800): one that
-# hangs loses its own results (the runner counts them as failures), the
-# others still run, and the kernel stacks of its processes, of the blocked
-# tasks and of the kvio and vhost workers are printed as diagnostics.
+# Each test has the timeout in ./settings (kselftest's), times
+# KVIO_TIME_SCALE: one that outlives it is ended with its process group
+# and loses its own results (the runner counts them as failures); the
+# kernel stacks of its threads, of the blocked tasks and of the kvio and
+# vhost workers are printed first.
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${1:-$here}
@@ -29,33 +27,13 @@ if [ -z "${KVIO_REPO:-}" ] && [ -f "$here/../../Documentation/differences.rst" ]
 	export KVIO_REPO
 fi
 
-# The programs: one per *.c beside this script (diff_*.c and sc_*.c are
-# parts of vhost_diff); in an installed tree without sources, every
-# executable in BINDIR.
-progs=
-for src in "$here"/*.c; do
-	[ -f "$src" ] || continue
-	name=$(basename "$src" .c)
-	case $name in
-	diff_* | sc_* | ndp_* | helper_* | assign_*) continue ;;
-	# built only beside the kvio repo's fuzzer (see the Makefile)
-	fuzz_replay) [ -d "$here/../../tools/fuzz" ] || continue ;;
-	esac
-	progs="$progs $name"
-done
-if [ -z "$progs" ]; then
-	for f in "$bindir"/*; do
-		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
-			continue
-		fi
-		case $f in
-		*.sh | */helper_* | */assign_*) continue ;;
-		esac
-		progs="$progs $(basename "$f")"
-	done
+if [ ! -f "$bindir/tests.list" ]; then
+	echo "# run.sh: $bindir/tests.list is missing (build the selftests)"
+	exit 1
 fi
-
-limit=${KVIO_PROG_TIMEOUT:-1800}
+tests=$(cat "$bindir/tests.list")
+limit=$(sed -n 's/^timeout=//p' "$here/settings")
+limit=$((${limit:-45} * ${KVIO_TIME_SCALE:-1}))
 
 # Kernel stacks of the threads of process group $pg, of every task in
 # uninterruptible sleep, and of the kvio and vhost workers.
@@ -111,22 +89,24 @@ run_prog() { # name cmd...
 }
 
 rc=0
-[ "${KVIO_CLIENTS:-1}" = only ] && progs=
-for p in $progs; do
-	if [ ! -x "$bindir/$p" ]; then
-		echo "# run.sh: $bindir/$p is missing (not built?)"
-		rc=1
-		continue
-	fi
-	echo "# run.sh: $p"
-	run_prog "$p" "$bindir/$p"
+for test in $tests; do
+	case $test in
+	*.sh) [ "${KVIO_CLIENTS:-1}" = 0 ] && continue ;;
+	*) [ "${KVIO_CLIENTS:-1}" = only ] && continue ;;
+	esac
+	echo "# run.sh: $test"
+	case $test in
+	*.sh)
+		run_prog "$test" sh "$here/$test" "$bindir"
+		;;
+	*)
+		if [ ! -x "$bindir/$test" ]; then
+			echo "# run.sh: $bindir/$test is missing (not built?)"
+			rc=1
+			continue
+		fi
+		run_prog "$test" "$bindir/$test"
+		;;
+	esac
 done
-# The real clients (DPDK testpmd, nested QEMU guests): minutes under TCG,
-# so KVIO_CLIENTS=0 leaves them out for a quick run.
-if [ "${KVIO_CLIENTS:-1}" != 0 ]; then
-	for s in dpdk_virtio_user.sh qemu_vhostfd.sh qemu_migrate.sh; do
-		echo "# run.sh: $s"
-		run_prog "$s" sh "$here/$s" "$bindir"
-	done
-fi
 exit $rc

@@ -55,8 +55,8 @@ harness() { # round dev workload metrics args...
 
 # --- dpdk-testpmd over virtio-user ------------------------------------------
 
-# shellcheck source=../../selftests/kvio/testpmd_lib.sh
-. "$top/selftests/kvio/testpmd_lib.sh"
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/testpmd.sh
+. "$top/selftests/kvio/lib/testpmd.sh"
 
 cleanup() {
 	[ -n "$tp_pid" ] && kill "$tp_pid" 2>/dev/null

@@ -17,7 +17,7 @@
 #
 # (the receivers' rates; rtt: the guest's ping average), or explains why
 # not on stderr and exits non-zero.  Like the selftests' nested guests it
-# runs with one CPU of the test VM online (nested_lib.sh one_cpu), so the
+# runs with one CPU of the test VM online (nested_one_cpu in selftests/kvio/lib/nested.sh), so the
 # guest's vCPU, the device's worker and the iperf3 server share that CPU.
 #
 # usage: nested_iperf.sh DEV [SECS]   (default 8 seconds per direction)
@@ -35,23 +35,26 @@ TAP=kvi0
 HOST=192.168.79.1
 GUEST=192.168.79.2
 MAC=52:54:00:79:00:02
-NAMES=nested_iperf
-NTESTS=1
+KTAP_NAMES=nested_iperf
 
-# shellcheck source=../../selftests/kvio/nested_lib.sh
-. "$here/../../selftests/kvio/nested_lib.sh"
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/ktap.sh
+. "$here/../../selftests/kvio/lib/ktap.sh"
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/vmimage.sh
+. "$here/../../selftests/kvio/lib/vmimage.sh"
+# shellcheck source=SCRIPTDIR/../../selftests/kvio/lib/nested.sh
+. "$here/../../selftests/kvio/lib/nested.sh"
 
 fail() {
 	echo "nested_iperf: $*" >&2
 	exit 1
 }
-# nested_lib.sh's KTAP exits are failures here.
-skip_all() { fail "$1"; }
-bail() { fail "$1"; }
+# lib/ktap.sh's fatal exits are failures here.
+ktap_skip_all() { fail "$1"; }
+ktap_bail() { fail "$1"; }
 
 write_guest_init() {
-	guest_init_head
-	guest_net_up
+	nested_init_head
+	nested_init_net
 	cat <<'EOF'
 say ping "$(ping -c 20 -i 0.2 "$HOST" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
 # The receiver's line of each run, in Kbits/sec.
@@ -83,17 +86,17 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-iperf.XXXXXX") || fail "mktemp failed"
 write_guest_init >"$tmp/init"
 echo "HOST=$HOST GUEST=$GUEST MAC=$MAC SECS=$SECS" >"$tmp/conf"
 initramfs_extra=add_iperf3
-build_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
+nested_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
 	fail "cannot build the guest's initramfs"
-pick_boot "$kver"
-make_tap "$TAP" "$HOST" || fail "cannot set up $TAP"
+nested_pick_boot "$kver"
+nested_tap "$TAP" "$HOST" || fail "cannot set up $TAP"
 iperf3 -s -B "$HOST" >"$tmp/iperf3.log" 2>&1 &
 bg_pids=$!
-pick_accel >/dev/null
+nested_pick_accel >/dev/null
 
 : >"$tmp/console"
-# shellcheck disable=SC2086 # $boot and the accelerator words are lists
-qemu-system-x86_64 $(accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
+# shellcheck disable=SC2086,SC2046 # $boot and the accelerator words are lists
+qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
 	-nodefaults -display none -no-reboot \
 	$boot -initrd "$tmp/initramfs.cpio" \
 	-append "console=ttyS0 loglevel=3 panic=-1" \
@@ -103,22 +106,22 @@ qemu-system-x86_64 $(accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
 	3<>"$DEV" </dev/null >"$tmp/qemu.log" 2>&1 &
 qpid=$!
 
-# Boot (nested KVM: ~40 s; TCG: minutes), then the two runs.  A nested
-# KVM guest that stalls (see pick_accel) costs this round its row, not
-# ten minutes.
+# Boot, then the two runs: a limit for a nested KVM guest, so that one
+# that stalls (see nested_pick_accel) costs this round its row and no
+# more; a guest under TCG needs minutes.
 boot_wait=180
 [ "$ACCEL" = kvm ] || boot_wait=900
-if ! wait_console init "$tmp/console" "$boot_wait" "$qpid" ||
-	! wait_console 'done' "$tmp/console" $((180 + 4 * SECS)) "$qpid"; then
+if ! nested_wait_console init "$tmp/console" "$boot_wait" "$qpid" ||
+	! nested_wait_console 'done' "$tmp/console" $((180 + 4 * SECS)) "$qpid"; then
 	sed 's/^/nested_iperf: qemu: /' "$tmp/qemu.log" >&2
 	tail -n 10 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
 	fail "the guest did not finish under $ACCEL"
 fi
 grep -Eiq 'vhost|falling back' "$tmp/qemu.log" &&
 	fail "QEMU reported trouble with vhost: $(cat "$tmp/qemu.log")"
-g2h=$(console_say g2h "$tmp/console")
-h2g=$(console_say h2g "$tmp/console")
-rtt=$(console_say ping "$tmp/console")
+g2h=$(nested_console_say g2h "$tmp/console")
+h2g=$(nested_console_say h2g "$tmp/console")
+rtt=$(nested_console_say ping "$tmp/console")
 if [ -z "$g2h" ] || [ -z "$h2g" ]; then
 	tail -n 20 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
 	sed 's/^/nested_iperf: server: /' "$tmp/iperf3.log" >&2

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 #
 # Driving dpdk-testpmd over virtio-user on a vhost device, sourced by
 # dpdk_virtio_user.sh and tools/bench/bench.sh.
