@@ -67,11 +67,6 @@ MIGRATE_WAIT=300	# seconds the migration may take
 BOOT_WAIT=600
 RUN_WAIT=300
 
-case $(basename "$DEV") in
-kvio*) WORKER=kvio-;;
-*) WORKER=vhost-;;
-esac
-
 KTAP_NAMES="nested_boot migration vhost_on_both stream_to_guest stream_from_guest
 resumed guest_pings"
 
@@ -103,12 +98,11 @@ cleanup_extra=migrate_cleanup
 # its own, and reports its pings.
 write_guest_init() {
 	nested_init_head
-	nested_init_net
 	cat <<'EOF'
-say first-ping "$(up)" "$i"
+net_up "$MAC" "$GUEST" >/dev/null
+ping_wait "$HOST"
+say first-ping "$(up)" "$tries"
 
-mkfifo /hold
-exec 7<>/hold
 ping -i 0.2 "$HOST" >/ping.log 2>&1 &
 pinger=$!
 
@@ -137,13 +131,14 @@ nc "$HOST" "$P_H2G" <&7 | {
 	cat
 } >/in
 wait "$sender"
-say streams "$(sum /in)" "$(wc -c </in)" "$(sum /out)" "$(wc -c </out)" "$(up)"
+say stream-h2g "$(sum /in)" "$(wc -c </in)"
+say stream-g2h "$(sum /out)" "$(wc -c </out)"
 
 say waiting "$(up)"
 nc -l -p "$P_POST_H2G" <&7 >/post_in
+say post-h2g "$(sum /post_in)" "$(wc -c </post_in)"
 head -c $((POST_KB * 1024)) /dev/urandom >/post_out
-nc "$HOST" "$P_POST_G2H" </post_out
-say post "$(sum /post_in)" "$(wc -c </post_in)" "$(sum /post_out)" "$(up)"
+send "$HOST" "$P_POST_G2H" /post_out post-g2h
 
 kill -INT "$pinger"
 wait "$pinger"
@@ -168,19 +163,11 @@ EOF
 start_qemu() { # name tap [args...]
 	name=$1 tap=$2
 	shift 2
-	: >"$tmp/$name.console"
 	mkfifo "$tmp/$name.mon.in" "$tmp/$name.mon.out" || return 1
-	# shellcheck disable=SC2046,SC2086 # $boot and the accelerator: lists
-	qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
-		-nodefaults -display none -no-reboot \
-		$boot -initrd "$tmp/initramfs.cpio" \
-		-append "console=ttyS0 loglevel=3 panic=-1" \
-		-chardev "file,id=con,path=$tmp/$name.console" -serial chardev:con \
+	nested_qemu "$name" 1 \
 		-chardev "pipe,id=mon,path=$tmp/$name.mon" -mon chardev=mon \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=on,vhostfd=3" \
-		-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" \
-		"$@" 3<>"$DEV" </dev/null >"$tmp/$name.log" 2>&1 &
-	qpid=$!
+		-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" "$@"
 	cat "$tmp/$name.mon.out" >"$tmp/$name.monitor" &
 	bg_pids="$bg_pids $!"
 }
@@ -198,19 +185,17 @@ mig_status() {
 # The host -> guest stream, and the receiver of the guest's.
 start_streams() {
 	head -c $((CHUNK_KB * CHUNKS * 1024)) /dev/urandom >"$tmp/h2g"
-	"$busybox" nc -l -p "$P_H2G" <"$tmp/h2g" &
-	bg_pids="$bg_pids $!"
-	"$busybox" nc -l -p "$P_G2H" <&7 >"$tmp/g2h" &
-	bg_pids="$bg_pids $!"
+	nested_serve "$P_H2G" "$tmp/h2g"
+	nested_take "$P_G2H" "$tmp/g2h"
 	head -c $((POST_KB * 1024)) /dev/urandom >"$tmp/post_h2g"
-	"$busybox" nc -l -p "$P_POST_G2H" <&7 >"$tmp/post_g2h" &
-	bg_pids="$bg_pids $!"
+	nested_take "$P_POST_G2H" "$tmp/post_g2h"
 }
 
-# Workers of QEMU $1 for the device, "n ran".
-worker_count() {
-	w=$(nested_workers "$WORKER$1")
-	echo "$(echo "$w" | grep -c .) $(echo "$w" | awk '$2 > 0 { n++ } END { print n + 0 }')"
+# The guest's last line $1, from the destination's console, else the
+# source's (the guest says it on whichever QEMU runs it at the time).
+said() { # key
+	nested_console_say "$1" "$tmp/dst.console" | grep . ||
+		nested_console_say "$1" "$tmp/src.console"
 }
 
 # --- setup ------------------------------------------------------------------
@@ -227,7 +212,7 @@ for t in $BR $TAP_SRC $TAP_DST; do
 	ip link show "$t" >/dev/null 2>&1 && ktap_bail "$t exists already"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-mig.XXXXXX") || ktap_bail "mktemp failed"
+nested_tmp mig || ktap_bail "cannot make a scratch directory"
 write_guest_init >"$tmp/init"
 write_guest_conf >"$tmp/conf"
 nested_initramfs "$kver" "$tmp/init" "$tmp/conf" "$tmp/initramfs.cpio" ||
@@ -247,8 +232,6 @@ for t in $TAP_SRC $TAP_DST; do
 done
 
 nested_pick_accel
-mkfifo "$tmp/hold" || ktap_bail "mkfifo failed"
-exec 7<>"$tmp/hold"
 start_streams
 
 # --- the source -------------------------------------------------------------
@@ -265,7 +248,7 @@ fp=$(nested_console_say first-ping "$tmp/src.console")
 if [ -n "$booted" ] && [ "$(nested_field 2 "$fp")" -lt 60 ]; then
 	ktap_result ok nested_boot "under $ACCEL: the host answered $(nested_since "$t_qemu") s after QEMU started"
 else
-	sed 's/^/# qemu: /' "$tmp/src.log"
+	sed 's/^/# src qemu: /' "$tmp/src.log"
 	tail -n 10 "$tmp/src.console" | tr -d '\r' | sed 's/^/# guest: /'
 	ktap_bail "the guest did not come up on the source (first ping: '$fp')"
 fi
@@ -317,8 +300,10 @@ else
 fi
 
 # The destination's worker must exist before the source's goes away.
-sw=$(worker_count "$src")
-dw=$(worker_count "$dst")
+nested_worker_ran "$src"
+sw=$nested_ran
+nested_worker_ran "$dst"
+dw=$nested_ran
 monitor src quit
 wait "$src" 2>/dev/null
 src=
@@ -333,14 +318,12 @@ while [ -z "$(nested_console_say waiting "$tmp/dst.console")" ] &&
 	[ "$(date +%s)" -lt "$deadline" ] && kill -0 "$dst" 2>/dev/null; do
 	sleep 0.5
 done
-st=$(nested_console_say streams "$tmp/dst.console")
-where=destination
-if [ -z "$st" ]; then
-	st=$(nested_console_say streams "$tmp/src.console")
-	where=source
+if [ -n "$(nested_console_say stream-g2h "$tmp/dst.console")" ]; then
+	ktap_diag "the streams ended on the destination"
+else
+	ktap_diag "the streams ended on the source"
 fi
-ktap_diag "the streams ended on the $where"
-hping=$("$busybox" ping -c 5 -i 0.2 -W 2 "$GUEST" 2>&1 | tail -n 2 | tr '\n' ' ')
+nested_ping "$GUEST"
 i=0
 while ! "$busybox" nc "$GUEST" "$P_POST_H2G" <"$tmp/post_h2g" 2>/dev/null; do
 	i=$((i + 1))
@@ -353,41 +336,41 @@ nested_wait_until 'done' "$tmp/dst.console" \
 	"$((deadline > grace ? deadline : grace))" "$dst"
 ktap_diag "total $(nested_since "$t_qemu") s with QEMU"
 
-if grep -Eiq 'vhost|falling back' "$tmp/src.log" "$tmp/dst.log"; then
-	sed 's/^/# src qemu: /' "$tmp/src.log"
-	sed 's/^/# dst qemu: /' "$tmp/dst.log"
+trouble=
+nested_vhost_trouble src && trouble=1
+nested_vhost_trouble dst && trouble=1
+if [ -n "$trouble" ]; then
 	ktap_result fail vhost_on_both "QEMU reported trouble with vhost"
 elif [ "$(nested_field 2 "$sw")" -gt 0 ] && [ "$(nested_field 2 "$dw")" -gt 0 ]; then
-	ktap_result ok vhost_on_both "workers that ran: source $sw, destination $dw (count ran)"
+	ktap_result ok vhost_on_both
 else
 	ktap_result fail vhost_on_both "workers (count ran): source $sw, destination $dw"
 fi
 
 KB=$((CHUNK_KB * CHUNKS * 1024))
-if [ -n "$st" ] && [ "$(nested_field 1 "$st")" = "$(nested_sha "$tmp/h2g")" ] &&
-	[ "$(nested_field 2 "$st")" -eq "$KB" ]; then
+sh2g=$(said stream-h2g)
+if nested_intact "$sh2g" "$tmp/h2g"; then
 	ktap_result ok stream_to_guest "$((KB / 1024)) KiB in $CHUNKS pieces, one per $PACE s"
 else
-	ktap_result fail stream_to_guest "guest says '$st'"
+	ktap_result fail stream_to_guest "guest says '$sh2g'"
 fi
-if [ -n "$st" ] && [ "$(nested_field 3 "$st")" = "$(nested_sha "$tmp/g2h")" ] &&
-	[ "$(wc -c <"$tmp/g2h")" -eq "$KB" ]; then
+sg2h=$(said stream-g2h)
+if nested_intact "$sg2h" "$tmp/g2h" && [ "$(nested_field 2 "$sg2h")" -eq "$KB" ]; then
 	ktap_result ok stream_from_guest
 else
-	ktap_result fail stream_from_guest "guest says '$st', host got $(wc -c <"$tmp/g2h") bytes"
+	ktap_result fail stream_from_guest "guest says '$sg2h', host got $(wc -c <"$tmp/g2h") bytes"
 fi
 
-post=$(nested_console_say post "$tmp/dst.console")
-hloss=$(echo "$hping" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
-ktap_diag "host -> guest after the migration: $hping"
-if [ -n "$post" ] && [ "$(nested_field 1 "$post")" = "$(nested_sha "$tmp/post_h2g")" ] &&
-	[ "$(nested_field 2 "$post")" -eq $((POST_KB * 1024)) ] &&
-	[ "$(nested_field 3 "$post")" = "$(nested_sha "$tmp/post_g2h")" ] &&
-	[ -n "$hloss" ] && [ "$hloss" -le 40 ]; then
+ph2g=$(nested_console_say post-h2g "$tmp/dst.console")
+pg2h=$(nested_console_say post-g2h "$tmp/dst.console")
+ktap_diag "host -> guest after the migration: $nested_p"
+if nested_intact "$ph2g" "$tmp/post_h2g" && nested_intact "$pg2h" "$tmp/post_g2h" &&
+	[ "$(nested_field 2 "$pg2h")" -eq $((POST_KB * 1024)) ] &&
+	[ -n "$nested_loss" ] && [ "$nested_loss" -le 40 ]; then
 	ktap_result ok resumed "$POST_KB KiB each way after the migration"
 else
 	tail -n 10 "$tmp/dst.console" | tr -d '\r' | sed 's/^/# guest: /'
-	ktap_result fail resumed "guest says '$post', host got $(wc -c <"$tmp/post_g2h") bytes"
+	ktap_result fail resumed "guest says '$ph2g' '$pg2h', host got $(wc -c <"$tmp/post_g2h") bytes"
 fi
 
 # "answered last_seq sent": the guest pinged all along, every 0.2 s.

@@ -76,11 +76,6 @@ RUN_WAIT=200
 PORTS0="5001 5002"
 PORTS1="5011 5012 5013 5014"
 
-case $(basename "$DEV") in
-kvio*) WORKER=kvio-;;
-*) WORKER=vhost-;;
-esac
-
 KTAP_NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
 
@@ -91,7 +86,7 @@ mq_transfer mq_both_queues"
 # shellcheck source=SCRIPTDIR/lib/nested.sh
 . "$here/lib/nested.sh"
 
-# --- the guest's kernel and initramfs ---------------------------------------
+# --- the guest ----------------------------------------------------------------
 
 # What the guest runs as /init.  /kvio.conf sets the addresses and ports,
 # the kernel command line the sizes (kvio_xfer=KB:KB).
@@ -109,44 +104,18 @@ for w in $cmdline; do
 	esac
 done
 
-# The NICs by their MAC addresses, whatever their names.
-nic() {
-	for d in /sys/class/net/*; do
-		[ "$(cat "$d/address")" = "$1" ] && basename "$d"
-	done
-}
-ifa=$(nic "$MAC0")
-ifb=$(nic "$MAC1")
+ifa=$(net_up "$MAC0" "$GUEST0")
+ifb=$(net_up "$MAC1" "$GUEST1")
 say nics "${ifa:-none}" "${ifb:-none}" "$(nproc)"
-ip link set lo up
-ip addr add "$GUEST0/24" dev "$ifa" && ip link set "$ifa" up
-ip addr add "$GUEST1/24" dev "$ifb" && ip link set "$ifb" up
-
-i=0
-while ! ping -c 1 -W 1 "$HOST0" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ "$i" -lt 60 ] || break
-done
-say first-ping "$(up)" "$i"
+ping_wait "$HOST0"
+say first-ping "$(up)" "$tries"
 ping -c "$PINGS" -i 0.2 "$HOST0" | tail -n 2 | tr '\n' ' ' | sed 's/^/KVIO: ping /'
 echo
-
-# nc must not see an end of file on stdin before the transfer is over.
-mkfifo /hold
-exec 7<>/hold
-
-send() { # host port file tag
-	t0=$(up)
-	nc "$1" "$2" <"$3"
-	say "$4" "$(sum "$3")" "$(wc -c <"$3")" "$t0" "$(up)"
-}
 
 # busybox head takes no K suffix.
 head -c $((XFER_KB * 1024)) /dev/urandom >/out0
 send "$HOST0" "$P0_G2H" /out0 g2h
-t0=$(up)
-nc "$HOST0" "$P0_H2G" <&7 >/in0
-say h2g "$(sum /in0)" "$(wc -c </in0)" "$t0" "$(up)"
+recv "$HOST0" "$P0_H2G" /in0 h2g
 
 # The two-queue NIC: one stream per vCPU, so that both queue pairs carry
 # traffic (virtio_net maps each CPU to its own tx queue, and tun sends a
@@ -155,16 +124,12 @@ ping -c 5 -i 0.2 "$HOST1" | tail -n 2 | tr '\n' ' ' | sed 's/^/KVIO: mq-ping /'
 echo
 head -c $((MQ_XFER_KB * 1024)) /dev/urandom >/out1
 head -c $((MQ_XFER_KB * 1024)) /dev/urandom >/out2
-t0=$(up)
-taskset 1 nc "$HOST1" "$P1_G2H_A" </out1 &
-taskset 2 nc "$HOST1" "$P1_G2H_B" </out2 &
+send "$HOST1" "$P1_G2H_A" /out1 mq-g2h-a 1 &
+send "$HOST1" "$P1_G2H_B" /out2 mq-g2h-b 2 &
 wait
-say mq-g2h "$(sum /out1)" "$(sum /out2)" "$(wc -c </out1)" "$(wc -c </out2)" "$t0" "$(up)"
-t0=$(up)
-taskset 1 nc "$HOST1" "$P1_H2G_A" <&7 >/in1 &
-taskset 2 nc "$HOST1" "$P1_H2G_B" <&7 >/in2 &
+recv "$HOST1" "$P1_H2G_A" /in1 mq-h2g-a 1 &
+recv "$HOST1" "$P1_H2G_B" /in2 mq-h2g-b 2 &
 wait
-say mq-h2g "$(sum /in1)" "$(sum /in2)" "$(wc -c </in1)" "$(wc -c </in2)" "$t0" "$(up)"
 
 vdev=$(basename "$(readlink "/sys/class/net/$ifb/device")")
 grep "$vdev-" /proc/interrupts | while read -r _ c0 c1 rest; do
@@ -189,45 +154,31 @@ EOF2
 
 # --- the host side --------------------------------------------------------
 
-# One-shot listeners: serve a file, or receive one.  The receiving nc keeps
-# a never-ending stdin (fd 7), or it would stop at its end of file.
-serve() { # port file
-	"$busybox" nc -l -p "$1" <"$2" &
-	bg_pids="$bg_pids $!"
-}
-take() { # port file
-	"$busybox" nc -l -p "$1" <&7 >"$2" &
-	bg_pids="$bg_pids $!"
-}
-
 # The last "KVIO: $1 ..." line of the guest, without the prefix and key.
-guest() { nested_console_say "$1" "$tmp/console"; }
+guest() { nested_console_say "$1" "$tmp/guest.console"; }
 
 # Wait up to $2 seconds for the guest to say $1, while QEMU lives, and
 # note when it did, in seconds since QEMU started (for guest_at).
 wait_guest() {
-	nested_wait_console "$1" "$tmp/console" "$2" "$qpid" || return 1
+	nested_wait_console "$1" "$tmp/guest.console" "$2" "$qpid" || return 1
 	echo "$1 $(nested_since "$t_qemu")" >>"$tmp/seen"
 }
 guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
 
-start_qemu() { # accel
-	accel=$(nested_accel_args "$1")
-	: >"$tmp/console"
+# The guest's QEMU under $ACCEL: NIC A on tap kvt0 and vhost fd 3, NIC B
+# on the two queues of kvt1 (fds 6 and 7, opened by helper_tapfds) and
+# vhost fds 4 and 5.
+start_qemu() {
 	: >"$tmp/seen"
 	t_qemu=$(nested_now)
-	# shellcheck disable=SC2086 # $accel and $boot are lists of words
-	"$tapfds" "$TAP1" 6,7 qemu-system-x86_64 $accel -m 256M -smp 2 -machine pc \
-		-nodefaults -display none -no-reboot \
-		$boot -initrd "$tmp/initramfs.cpio" \
-		-append "console=ttyS0 loglevel=3 panic=-1 kvio_xfer=$XFER_KB:$MQ_XFER_KB" \
-		-chardev "file,id=con,path=$tmp/console" -serial chardev:con \
+	nested_smp=2
+	nested_append="kvio_xfer=$XFER_KB:$MQ_XFER_KB"
+	nested_wrap="$tapfds $TAP1 6,7"
+	nested_qemu guest 3 \
 		-netdev "tap,id=n0,ifname=$TAP0,script=no,downscript=no,vhost=on,vhostfd=3" \
 		-device "virtio-net-pci,netdev=n0,mac=$MAC0,romfile=" \
 		-netdev "tap,id=n1,fds=6:7,vhost=on,vhostfds=4:5" \
-		-device "virtio-net-pci,netdev=n1,mac=$MAC1,mq=on,vectors=6,romfile=" \
-		3<>"$DEV" 4<>"$DEV" 5<>"$DEV" </dev/null >"$tmp/qemu.log" 2>&1 &
-	qpid=$!
+		-device "virtio-net-pci,netdev=n1,mac=$MAC1,mq=on,vectors=6,romfile="
 }
 
 # The files to move and the listeners for them, sized for accelerator $1
@@ -247,12 +198,12 @@ setup_transfers() {
 	head -c $((MQ_XFER_KB * 1024)) /dev/urandom >"$tmp/out2"
 	# shellcheck disable=SC2086 # lists of port numbers
 	set -- $PORTS0 $PORTS1
-	serve "$1" "$tmp/out0"
-	take "$2" "$tmp/in0"
-	serve "$3" "$tmp/out1"
-	take "$4" "$tmp/in1"
-	serve "$5" "$tmp/out2"
-	take "$6" "$tmp/in2"
+	nested_serve "$1" "$tmp/out0"
+	nested_take "$2" "$tmp/in0"
+	nested_serve "$3" "$tmp/out1"
+	nested_take "$4" "$tmp/in1"
+	nested_serve "$5" "$tmp/out2"
+	nested_take "$6" "$tmp/in2"
 }
 
 stop_qemu() {
@@ -274,7 +225,7 @@ for t in $TAP0 $TAP1; do
 	ip link show "$t" >/dev/null 2>&1 && ktap_bail "$t exists already"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-qemu.XXXXXX") || ktap_bail "mktemp failed"
+nested_tmp qemu || ktap_bail "cannot make a scratch directory"
 t0=$(nested_now)
 write_guest_init >"$tmp/init"
 write_guest_conf >"$tmp/conf"
@@ -288,51 +239,46 @@ nested_tap "$TAP0" "$HOST0" || ktap_bail "cannot set up $TAP0"
 nested_tap "$TAP1" "$HOST1" multi_queue || ktap_bail "cannot set up $TAP1"
 
 nested_pick_accel
-mkfifo "$tmp/hold" || ktap_bail "mkfifo failed"
-exec 7<>"$tmp/hold"
-
-rx0=$(nested_stat_of $TAP0 rx_bytes)
-tx0=$(nested_stat_of $TAP0 tx_bytes)
 
 # --- boot -------------------------------------------------------------------
 
 # One guest session: boot, wait for the guest's checks, ping it from here
-# meanwhile.  $2 and $3: seconds allowed to the guest's init and from there
+# meanwhile.  $1 and $2: seconds allowed to the guest's init and from there
 # to the end of its checks.  False if QEMU died or the guest did not finish.
-run_guest() { # accel boot-wait run-wait
-	setup_transfers "$1"
+run_guest() { # boot-wait run-wait
+	setup_transfers "$ACCEL"
 	rx0=$(nested_stat_of $TAP0 rx_bytes)
 	tx0=$(nested_stat_of $TAP0 tx_bytes)
-	hping=
-	start_qemu "$1"
-	wait_guest init "$2" || return 1
-	wait_guest first-ping "$3" || return 1
-	hping=$("$busybox" ping -c 5 -i 0.2 -W 2 "$GUEST0" 2>&1 | tail -n 2 | tr '\n' ' ')
-	wait_guest 'done' "$3"
+	nested_p=
+	start_qemu
+	wait_guest init "$1" || return 1
+	wait_guest first-ping "$2" || return 1
+	nested_ping "$GUEST0"
+	wait_guest 'done' "$2"
 }
 
 why_not() {
 	if kill -0 "$qpid" 2>/dev/null; then
-		ktap_diag "the guest did not finish in time under $1"
+		ktap_diag "the guest did not finish in time under $ACCEL"
 	else
 		wait "$qpid"
-		ktap_diag "QEMU ended with status $? under $1"
+		ktap_diag "QEMU ended with status $? under $ACCEL"
 	fi
-	sed 's/^/# qemu: /' "$tmp/qemu.log"
-	tail -n 10 "$tmp/console" | tr -d '\r' | sed 's/^/# guest: /'
+	sed 's/^/# qemu: /' "$tmp/guest.log"
+	tail -n 10 "$tmp/guest.console" | tr -d '\r' | sed 's/^/# guest: /'
 }
 
 # Should a nested guest still die or stall under KVM (see npt=0 above),
 # the session is done again under TCG: a failure of the device, which shows
 # in a session that finishes, is never retried.
-if [ "$ACCEL" = kvm ] && ! run_guest kvm 120 400; then
-	why_not KVM
+if [ "$ACCEL" = kvm ] && ! run_guest 120 400; then
+	why_not
 	stop_qemu
 	ACCEL=tcg
 	nested_all_cpus
-	run_guest tcg "$BOOT_WAIT" "$RUN_WAIT" || why_not TCG
+	run_guest "$BOOT_WAIT" "$RUN_WAIT" || why_not
 elif [ "$ACCEL" = tcg ]; then
-	run_guest tcg "$BOOT_WAIT" "$RUN_WAIT" || why_not TCG
+	run_guest "$BOOT_WAIT" "$RUN_WAIT" || why_not
 fi
 ktap_diag "accelerator: $ACCEL"
 
@@ -357,51 +303,44 @@ fi
 
 # --- what QEMU did ------------------------------------------------------------
 
-w=$(nested_workers "$WORKER$qpid")
-nw=$(echo "$w" | grep -c .)
-ran=$(echo "$w" | awk '$2 > 0 { n++ } END { print n + 0 }')
-ktap_diag "workers $WORKER$qpid: $nw, $ran of which have run ($(echo "$w" | awk '{ printf "%s%.1f ms", s, $2 / 1e6; s = ", " }'))"
-if grep -Eiq 'vhost|falling back' "$tmp/qemu.log"; then
-	sed 's/^/# qemu: /' "$tmp/qemu.log"
+nested_worker_ran "$qpid"
+if nested_vhost_trouble guest; then
 	ktap_result fail vhost_in_use "QEMU reported trouble with vhost"
-elif [ "$nw" -eq 0 ] || [ "$ran" -eq 0 ]; then
-	ktap_result fail vhost_in_use "no worker $WORKER$qpid that ran"
+elif [ "$(nested_field 2 "$nested_ran")" -eq 0 ]; then
+	ktap_result fail vhost_in_use "no worker for QEMU $qpid that ran"
 else
 	ktap_result ok vhost_in_use
 fi
 
 p=$(guest ping)
 ktap_diag "guest -> host: $p"
-ktap_diag "host -> guest: $hping"
-loss=$(echo "$p" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
-hloss=$(echo "$hping" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
-if [ -n "$loss" ] && [ "$loss" -le 10 ] && [ -n "$hloss" ] && [ "$hloss" -le 20 ]; then
+ktap_diag "host -> guest: $nested_p"
+loss=$(nested_loss_of "$p")
+if [ -n "$loss" ] && [ "$loss" -le 10 ] && [ -n "$nested_loss" ] && [ "$nested_loss" -le 20 ]; then
 	ktap_result ok ping
 else
 	ktap_result fail ping
 fi
 
-# "sha bytes t0 t1" from the guest: rate in KiB/s.
+# KiB/s of the guest's reports "sha bytes t0 t1" given, all together.
 rate() {
-	awk -v b="$(nested_field 2 "$1")" -v a="$(nested_field 3 "$1")" -v z="$(nested_field 4 "$1")" \
-		'BEGIN { if (z > a) printf "%.0f KiB/s", b / 1024 / (z - a); else print "?" }'
+	for r in "$@"; do echo "$r"; done | awk '
+		{ b += $2; if (a == "" || $3 < a) a = $3; if ($4 > z) z = $4 }
+		END { if (z > a) printf "%.0f KiB/s", b / 1024 / (z - a); else print "?" }'
 }
 
-size() { wc -c <"$1"; }
 KB=$((XFER_KB * 1024))
 MQ_KB=$((MQ_XFER_KB * 1024))
 
 g=$(guest g2h)
-if [ -n "$g" ] && [ "$(nested_field 1 "$g")" = "$(nested_sha "$tmp/in0")" ] &&
-	[ "$(nested_field 2 "$g")" -eq "$KB" ] && [ "$(size "$tmp/in0")" -eq "$KB" ]; then
+if nested_intact "$g" "$tmp/in0" && [ "$(nested_field 2 "$g")" -eq "$KB" ]; then
 	ktap_result ok guest_to_host "guest -> host: $XFER_KB KiB, $(rate "$g")"
 else
 	ktap_result fail guest_to_host "guest -> host: guest says '$g', host got $(wc -c <"$tmp/in0") bytes"
 fi
 
 h=$(guest h2g)
-if [ -n "$h" ] && [ "$(nested_field 1 "$h")" = "$(nested_sha "$tmp/out0")" ] &&
-	[ "$(nested_field 2 "$h")" -eq "$KB" ]; then
+if nested_intact "$h" "$tmp/out0"; then
 	ktap_result ok host_to_guest "host -> guest: $XFER_KB KiB, $(rate "$h")"
 else
 	ktap_result fail host_to_guest "host -> guest: guest says '$h'"
@@ -415,31 +354,23 @@ else
 	ktap_result fail tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
 fi
 
-# "sha sha bytes bytes t0 t1": both streams together, in KiB/s.
-mq_rate() {
-	awk -v b="$(($(nested_field 3 "$1") + $(nested_field 4 "$1")))" -v a="$(nested_field 5 "$1")" \
-		-v z="$(nested_field 6 "$1")" \
-		'BEGIN { if (z > a) printf "%.0f KiB/s", b / 1024 / (z - a); else print "?" }'
-}
-
-mg=$(guest mq-g2h)
-mh=$(guest mq-h2g)
+mga=$(guest mq-g2h-a)
+mgb=$(guest mq-g2h-b)
+mha=$(guest mq-h2g-a)
+mhb=$(guest mq-h2g-b)
 mp=$(guest mq-ping)
 ktap_diag "two-queue NIC: $mp"
-mloss=$(echo "$mp" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p')
-if [ -n "$mg" ] && [ -n "$mh" ] && [ -n "$mloss" ] && [ "$mloss" -le 20 ] &&
-	[ "$(size "$tmp/in1")" -eq "$MQ_KB" ] && [ "$(size "$tmp/in2")" -eq "$MQ_KB" ] &&
-	[ "$(nested_field 3 "$mh")" -eq "$MQ_KB" ] && [ "$(nested_field 4 "$mh")" -eq "$MQ_KB" ] &&
-	[ "$(nested_field 1 "$mg")" = "$(nested_sha "$tmp/in1")" ] &&
-	[ "$(nested_field 2 "$mg")" = "$(nested_sha "$tmp/in2")" ] &&
-	[ "$(nested_field 1 "$mh")" = "$(nested_sha "$tmp/out1")" ] &&
-	[ "$(nested_field 2 "$mh")" = "$(nested_sha "$tmp/out2")" ]; then
-	ktap_result ok mq_transfer "two streams of $MQ_XFER_KB KiB each way: guest -> host $(mq_rate "$mg"), host -> guest $(mq_rate "$mh")"
+mloss=$(nested_loss_of "$mp")
+if [ -n "$mloss" ] && [ "$mloss" -le 20 ] &&
+	nested_intact "$mga" "$tmp/in1" && nested_intact "$mgb" "$tmp/in2" &&
+	nested_intact "$mha" "$tmp/out1" && nested_intact "$mhb" "$tmp/out2" &&
+	[ "$(nested_field 2 "$mga")" -eq "$MQ_KB" ] && [ "$(nested_field 2 "$mgb")" -eq "$MQ_KB" ]; then
+	ktap_result ok mq_transfer "two streams of $MQ_XFER_KB KiB each way: guest -> host $(rate "$mga" "$mgb"), host -> guest $(rate "$mha" "$mhb")"
 else
-	ktap_result fail mq_transfer "guest says g2h '$mg', h2g '$mh'"
+	ktap_result fail mq_transfer "guest says g2h '$mga' '$mgb', h2g '$mha' '$mhb'"
 fi
 
-tr -d '\r' <"$tmp/console" | sed -n 's/^KVIO: irq //p' >"$tmp/irqs"
+tr -d '\r' <"$tmp/guest.console" | sed -n 's/^KVIO: irq //p' >"$tmp/irqs"
 ktap_diag "two-queue NIC interrupts: $(tr '\n' ' ' <"$tmp/irqs")"
 in0=$(awk '$1 ~ /-input\.0$/ { print $2 }' "$tmp/irqs")
 in1=$(awk '$1 ~ /-input\.1$/ { print $2 }' "$tmp/irqs")

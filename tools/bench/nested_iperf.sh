@@ -54,8 +54,9 @@ ktap_bail() { fail "$1"; }
 
 write_guest_init() {
 	nested_init_head
-	nested_init_net
 	cat <<'EOF'
+net_up "$MAC" "$GUEST" >/dev/null
+ping_wait "$HOST"
 say ping "$(ping -c 20 -i 0.2 "$HOST" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
 # The receiver's line of each run, in Kbits/sec.
 rate() { sed -n 's|.* \([0-9.]*\) Kbits/sec.*receiver.*|\1|p' | tail -n 1; }
@@ -82,7 +83,7 @@ add_iperf3() { # staging dir
 [ -c "$DEV" ] || fail "$DEV is not a character device"
 command -v iperf3 >/dev/null 2>&1 || fail "iperf3 not installed"
 nested_require
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-iperf.XXXXXX") || fail "mktemp failed"
+nested_tmp iperf || fail "cannot make a scratch directory"
 write_guest_init >"$tmp/init"
 echo "HOST=$HOST GUEST=$GUEST MAC=$MAC SECS=$SECS" >"$tmp/conf"
 initramfs_extra=add_iperf3
@@ -94,36 +95,30 @@ iperf3 -s -B "$HOST" >"$tmp/iperf3.log" 2>&1 &
 bg_pids=$!
 nested_pick_accel >/dev/null
 
-: >"$tmp/console"
-# shellcheck disable=SC2086,SC2046 # $boot and the accelerator words are lists
-qemu-system-x86_64 $(nested_accel_args "$ACCEL") -m 256M -smp 1 -machine pc \
-	-nodefaults -display none -no-reboot \
-	$boot -initrd "$tmp/initramfs.cpio" \
-	-append "console=ttyS0 loglevel=3 panic=-1" \
-	-chardev "file,id=con,path=$tmp/console" -serial chardev:con \
+nested_qemu guest 1 \
 	-netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no,vhost=on,vhostfd=3" \
-	-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" \
-	3<>"$DEV" </dev/null >"$tmp/qemu.log" 2>&1 &
-qpid=$!
+	-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile="
 
 # Boot, then the two runs: a limit for a nested KVM guest, so that one
 # that stalls (see nested_pick_accel) costs this round its row and no
 # more; a guest under TCG needs minutes.
 boot_wait=180
 [ "$ACCEL" = kvm ] || boot_wait=900
-if ! nested_wait_console init "$tmp/console" "$boot_wait" "$qpid" ||
-	! nested_wait_console 'done' "$tmp/console" $((180 + 4 * SECS)) "$qpid"; then
-	sed 's/^/nested_iperf: qemu: /' "$tmp/qemu.log" >&2
-	tail -n 10 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
+if ! nested_wait_console init "$tmp/guest.console" "$boot_wait" "$qpid" ||
+	! nested_wait_console 'done' "$tmp/guest.console" $((180 + 4 * SECS)) "$qpid"; then
+	sed 's/^/nested_iperf: qemu: /' "$tmp/guest.log" >&2
+	tail -n 10 "$tmp/guest.console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
 	fail "the guest did not finish under $ACCEL"
 fi
-grep -Eiq 'vhost|falling back' "$tmp/qemu.log" &&
-	fail "QEMU reported trouble with vhost: $(cat "$tmp/qemu.log")"
-g2h=$(nested_console_say g2h "$tmp/console")
-h2g=$(nested_console_say h2g "$tmp/console")
-rtt=$(nested_console_say ping "$tmp/console")
+nested_vhost_trouble guest >&2 && fail "QEMU reported trouble with vhost"
+nested_worker_ran "$qpid" >&2
+[ "$(nested_field 2 "$nested_ran")" -gt 0 ] ||
+	fail "no worker for QEMU $qpid ran: the traffic did not go through $DEV"
+g2h=$(nested_console_say g2h "$tmp/guest.console")
+h2g=$(nested_console_say h2g "$tmp/guest.console")
+rtt=$(nested_console_say ping "$tmp/guest.console")
 if [ -z "$g2h" ] || [ -z "$h2g" ]; then
-	tail -n 20 "$tmp/console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
+	tail -n 20 "$tmp/guest.console" | tr -d '\r' | sed 's/^/nested_iperf: guest: /' >&2
 	sed 's/^/nested_iperf: server: /' "$tmp/iperf3.log" >&2
 	fail "iperf3 gave no rate (g2h '$g2h', h2g '$h2g')"
 fi

@@ -1,14 +1,48 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh
 #
-# The nested-guest tests' library (qemu_vhostfd.sh, qemu_migrate.sh,
-# tools/bench/nested_iperf.sh), sourced after lib/ktap.sh and
-# lib/vmimage.sh: the guest's
-# kernel and initramfs, the host's taps, KVM inside the test VM.  Its
-# functions and variables start with nested_, but for the state the
-# caller shares: tmp (a scratch directory, removed on exit), taps, qpid
-# (the caller's QEMU) and bg_pids (killed on exit), cleanup_extra (a
-# function run first on exit).
+# The library of every script that boots a nested guest (qemu_vhostfd.sh,
+# qemu_migrate.sh, tools/bench/nested_iperf.sh), sourced after lib/ktap.sh
+# and lib/vmimage.sh.  A nested test is: a guest /init written from the
+# pieces below, an initramfs, taps, one QEMU per guest, the host's side of
+# the transfers, then checks on what the guest reported over its serial
+# console.
+#
+# Host side, in order of use:
+#   nested_require            root, tun, QEMU, busybox, cpio, a guest kernel
+#                             ($kver), else ktap_skip_all
+#   nested_tmp NAME           the scratch directory $tmp, removed on exit,
+#                             with fd 7 open on a fifo that never ends
+#   nested_initramfs KVER INIT CONF DEST
+#   nested_pick_boot KVER     $boot: QEMU's words for the guest kernel
+#   nested_tap NAME [ADDR [multi_queue]]
+#   nested_pick_accel         $ACCEL becomes kvm or tcg
+#   nested_qemu NAME NFDS ARGS...
+#                             a QEMU for the guest: console $tmp/NAME.console,
+#                             output $tmp/NAME.log, fds 3 .. 2+NFDS open on
+#                             $DEV for its vhostfd= and vhostfds=; $qpid
+#   nested_serve PORT FILE    a one-shot listener sending FILE
+#   nested_take PORT FILE     a one-shot listener receiving into FILE
+#   nested_wait_console KEY FILE SECONDS PID
+#   nested_console_say KEY FILE
+#   nested_intact "SHA BYTES" FILE  the guest's report matches FILE
+#   nested_ping ADDR          five pings from here: $nested_p, $nested_loss
+#   nested_worker_ran PID     $nested_ran, "count ran" of the device's
+#                             workers for QEMU PID (kvio-PID, vhost-PID)
+#   nested_vhost_trouble NAME QEMU's output names a vhost failure
+#
+# Guest side: nested_init_head starts the guest's /init.  After it, the
+# /init can use say (a "KVIO: key values" line for the host), up (the
+# uptime), sum FILE (sha256), net_up MAC ADDR (configure the NIC with that
+# address; prints its name), ping_wait HOST (ping until answered, at most
+# 60 tries; $tries: the unanswered ones), send HOST PORT FILE KEY [CPUS]
+# and recv HOST PORT FILE KEY [CPUS] (one file over TCP, then "KVIO: KEY
+# sha bytes t0 t1"), and fd 7, a fifo that never ends.
+#
+# The state shared with the caller: DEV (the vhost device under test) and
+# ACCEL (kvm, tcg or auto) set by the caller; tmp, taps, qpid and bg_pids
+# (killed on exit), cleanup_extra (a function run first on exit), boot,
+# kver and busybox.  Everything else starts with nested_.
 
 tmp=
 taps=
@@ -16,7 +50,7 @@ bg_pids=
 kvm_loaded=
 qpid=
 cleanup_extra=
-cpus_off=
+nested_cpus_off=
 
 nested_cleanup() {
 	[ -n "$cleanup_extra" ] && "$cleanup_extra"
@@ -68,11 +102,21 @@ nested_pick_kernel() {
 	echo "${k:-$(uname -r)}"
 }
 
+# The scratch directory $tmp (kvio-NAME.XXXXXX), and fd 7 open on a fifo
+# in it that nobody writes: a receiving nc reads it as its stdin, which
+# never ends, so that it stops when the sender closes, not at its own end
+# of input.
+nested_tmp() { # name
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-$1.XXXXXX") || return 1
+	mkfifo "$tmp/hold" || return 1
+	exec 7<>"$tmp/hold"
+}
+
 # The start of every nested guest's /init: busybox's applets, /proc,
-# /dev, /sys, the console, /kvio.conf; helpers up (uptime), say (a line
-# "KVIO: ..." for the host) and sum (sha256); then the virtio modules.
+# /dev, /sys, the console, /kvio.conf, the helpers listed at the top of
+# this file, then the virtio modules.
 nested_init_head() {
-	cat <<'EOF'
+	cat <<'GUEST'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -86,29 +130,46 @@ up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "KVIO: $*"; }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 
+# The NIC whose address is $1, whatever its name, gets address $2/24.
+net_up() { # mac addr
+	for d in /sys/class/net/*; do
+		[ "$(cat "$d/address")" = "$1" ] || continue
+		ip addr add "$2/24" dev "${d##*/}" &&
+			ip link set "${d##*/}" up && echo "${d##*/}"
+		return
+	done
+	return 1
+}
+
+ping_wait() { # host
+	tries=0
+	while ! ping -c 1 -W 1 "$1" >/dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 60 ] || return 1
+	done
+}
+
+# $5, if given: the CPUs (a taskset mask) that nc runs on.
+send() { # host port file key [cpus]
+	t0=$(up)
+	${5:+taskset "$5"} nc "$1" "$2" <"$3"
+	say "$4" "$(sum "$3")" "$(wc -c <"$3")" "$t0" "$(up)"
+}
+
+recv() { # host port file key [cpus]
+	t0=$(up)
+	${5:+taskset "$5"} nc "$1" "$2" <&7 >"$3"
+	say "$4" "$(sum "$3")" "$(wc -c <"$3")" "$t0" "$(up)"
+}
+
+mkfifo /hold
+exec 7<>/hold
 say init "$(up)"
+ip link set lo up
 while read -r m; do
 	insmod "/lib/modules/$m" || say error "insmod $m failed"
 done </lib/modules/load.list
-EOF
-}
-
-# Guest /init text after nested_init_head: the NIC whose address is $MAC
-# gets $GUEST/24 (its name in $ifa), lo comes up, and the guest pings $HOST
-# until it answers ($i: the unanswered tries, at most 60).
-nested_init_net() {
-	cat <<'EOF'
-for d in /sys/class/net/*; do
-	[ "$(cat "$d/address")" = "$MAC" ] && ifa=$(basename "$d")
-done
-ip link set lo up
-ip addr add "$GUEST/24" dev "$ifa" && ip link set "$ifa" up
-i=0
-while ! ping -c 1 -W 1 "$HOST" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ "$i" -lt 60 ] || break
-done
-EOF
+GUEST
 }
 
 # An initramfs for kernel $1 (lib/vmimage.sh) with busybox, the virtio
@@ -133,7 +194,7 @@ nested_files() { # staging-dir
 # through PVH with qboot, skipping the BIOS and the decompression; else
 # the bzImage, the slow way.  The vmlinux goes where tools/vm/run keeps
 # its own of the same kernel (an up-to-date one is reused), else in $tmp.
-# shellcheck disable=SC2034 # $boot is the caller's
+# shellcheck disable=SC2034 # $boot is read by nested_qemu and the caller
 nested_pick_boot() { # kver
 	nested_vmlinux=$tmp/vmlinux
 	if [ -n "${KVIO_REPO:-}" ] && [ -d "$KVIO_REPO/build/vm/$1" ]; then
@@ -146,7 +207,6 @@ nested_pick_boot() { # kver
 		boot="-kernel /boot/vmlinuz-$1"
 	fi
 }
-
 # $ACCEL (kvm, tcg or auto on entry) becomes kvm or tcg.  In the test VM,
 # KVM runs on the SVM that the outer QEMU emulates with TCG, and nested
 # paging there (QEMU 7.2) kills or stalls nested guests; shadow paging
@@ -186,18 +246,18 @@ nested_one_cpu() {
 		{ [ -w "$f" ] && [ "$(cat "$f")" = 1 ]; } || continue
 		c=${f%/online}
 		c=${c##*/cpu}
-		echo 0 >"$f" && cpus_off="$cpus_off $c"
+		echo 0 >"$f" && nested_cpus_off="$nested_cpus_off $c"
 	done
-	[ -n "$cpus_off" ] && ktap_diag "CPUs offline for the nested guest:$cpus_off"
+	[ -n "$nested_cpus_off" ] && ktap_diag "CPUs offline for the nested guest:$nested_cpus_off"
 }
 
 # The CPUs that nested_one_cpu took offline back online: for a guest under TCG,
 # which has no static keys to race on and is slow enough as it is.
 nested_all_cpus() {
-	for c in $cpus_off; do
+	for c in $nested_cpus_off; do
 		echo 1 >"/sys/devices/system/cpu/cpu$c/online"
 	done
-	cpus_off=
+	nested_cpus_off=
 }
 
 # QEMU's accelerator words for $1.  qemu64 under KVM too: the fewest
@@ -222,6 +282,66 @@ nested_tap() { # name [address [multi_queue]]
 	ip link set "$1" up
 }
 
+# QEMU $1 for the guest of $boot and $tmp/initramfs.cpio under $ACCEL, in
+# the background ($qpid), with $nested_smp CPUs (default 1) and
+# $nested_append on the kernel's command line.  Its console goes to
+# $tmp/$1.console, its output to $tmp/$1.log.  Fds 3 to 2 + $2 (at most
+# 3) are open on $DEV for the caller's vhostfd= and vhostfds= options,
+# which come with the rest of its devices in the arguments after $2.
+# $nested_wrap, if set, is a command (and its arguments) that runs QEMU,
+# such as helper_tapfds.
+nested_qemu() { # name nfds args...
+	nested_name=$1 nested_nfds=$2
+	shift 2
+	: >"$tmp/$nested_name.console"
+	# The subshell becomes QEMU (or $nested_wrap, which runs it in its
+	# place): $qpid is QEMU's pid, which names the device's worker.
+	(
+		[ "$nested_nfds" -lt 1 ] || exec 3<>"$DEV"
+		[ "$nested_nfds" -lt 2 ] || exec 4<>"$DEV"
+		[ "$nested_nfds" -lt 3 ] || exec 5<>"$DEV"
+		# shellcheck disable=SC2046,SC2086 # lists of words
+		exec ${nested_wrap:-} qemu-system-x86_64 \
+			$(nested_accel_args "$ACCEL") \
+			-m 256M -smp "${nested_smp:-1}" -machine pc \
+			-nodefaults -display none -no-reboot \
+			$boot -initrd "$tmp/initramfs.cpio" \
+			-append "console=ttyS0 loglevel=3 panic=-1 ${nested_append:-}" \
+			-chardev "file,id=con,path=$tmp/$nested_name.console" \
+			-serial chardev:con "$@" </dev/null >"$tmp/$nested_name.log" 2>&1
+	) &
+	qpid=$!
+}
+
+# One-shot listeners on this host: send file $2, or receive into it.
+nested_serve() { # port file
+	"$busybox" nc -l -p "$1" <"$2" &
+	bg_pids="$bg_pids $!"
+}
+nested_take() { # port file
+	"$busybox" nc -l -p "$1" <&7 >"$2" &
+	bg_pids="$bg_pids $!"
+}
+
+# True if "$1" (a guest's report, "sha bytes ...") names file $2: its
+# sha256 and its size.
+nested_intact() { # "sha bytes ..." file
+	[ -f "$2" ] && [ "$(nested_field 1 "$1")" = "$(nested_sha "$2")" ] &&
+		[ "$(nested_field 2 "$1")" = "$(wc -c <"$2")" ]
+}
+
+# Five pings from this host to $1: the summary on one line in $nested_p,
+# the loss in percent in $nested_loss (empty if ping printed no summary).
+nested_ping() { # addr
+	nested_p=$("$busybox" ping -c 5 -i 0.2 -W 2 "$1" 2>&1 | tail -n 2 | tr '\n' ' ')
+	# shellcheck disable=SC2034 # the caller's
+	nested_loss=$(nested_loss_of "$nested_p")
+}
+# The loss in percent in a ping summary, or nothing.
+nested_loss_of() { # summary
+	echo "$1" | sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p'
+}
+
 # Threads named $1 (a worker's name): "tid runtime_ns" each.
 nested_workers() {
 	for c in /proc/[0-9]*/task/[0-9]*/comm; do
@@ -230,6 +350,27 @@ nested_workers() {
 		t=${c%/comm}
 		echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null)"
 	done | sort -u
+}
+
+# The proof that $DEV carried the traffic of QEMU $1: its workers for the
+# device (kvio-$1 for kvio-net, vhost-$1 upstream) in $nested_ran, "count
+# ran" (how many there are, how many of them have run), and their run
+# times as a diagnostic.
+nested_worker_ran() { # qemu-pid
+	case ${DEV##*/} in
+	kvio*) nested_w=kvio-$1 ;;
+	*) nested_w=vhost-$1 ;;
+	esac
+	nested_ws=$(nested_workers "$nested_w")
+	nested_ran="$(echo "$nested_ws" | grep -c .) $(echo "$nested_ws" | awk '$2 > 0 { n++ } END { print n + 0 }')"
+	ktap_diag "workers $nested_w: $(nested_field 1 "$nested_ran"), $(nested_field 2 "$nested_ran") of which have run ($(echo "$nested_ws" | awk 'NF == 2 { printf "%s%.1f ms", s, $2 / 1e6; s = ", " }'))"
+}
+
+# True if the output of QEMU $1 names a vhost failure or a fallback to
+# QEMU's own virtio-net; prints that output as diagnostics.
+nested_vhost_trouble() { # name
+	grep -Eiq 'vhost|falling back' "$tmp/$1.log" || return 1
+	sed "s/^/# $1 qemu: /" "$tmp/$1.log"
 }
 
 # The last "KVIO: $1 ..." line in console file $2, without prefix and key.
