@@ -1135,6 +1135,49 @@ static void nf_swap_sides(struct ndp_flow *f)
 	__atomic_store_n(&f->pkt[1], s, __ATOMIC_RELAXED);
 }
 
+/*
+ * Where a flow stands, and this process's kvio worker threads (user
+ * workers are its threads): state and kernel stack, for a ring that
+ * stopped.
+ */
+static void nf_stalled(const char *what, struct ndp_flow *f)
+{
+	char path[96], comm[32], line[160], st;
+	struct dirent *t;
+	FILE *fp;
+	DIR *d;
+
+	ksft_print_msg("%s: tx_used %lu rx_used %lu wire %lu injected %ld lost %ld\n",
+		       what, f->tx_used, f->rx_used, f->wire, f->injected,
+		       f->rx_lost);
+	d = opendir("/proc/self/task");
+	while (d && (t = readdir(d))) {
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/stat",
+			 t->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fscanf(fp, "%*d (%31[^)]) %c", comm, &st) != 2 ||
+		    strncmp(comm, "kvio-", 5)) {
+			fclose(fp);
+			continue;
+		}
+		fclose(fp);
+		ksft_print_msg("  thread %s %s state %c\n", t->d_name, comm, st);
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/stack",
+			 t->d_name);
+		fp = fopen(path, "r");
+		while (fp && fgets(line, sizeof(line), fp))
+			ksft_print_msg("    %s", line);
+		if (fp)
+			fclose(fp);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* One round of swaps; every step must leave both rings moving. */
 static int nf_swap_round(struct __test_metadata *_metadata,
 			 struct nf_swap *sw, unsigned int round)
@@ -1189,8 +1232,11 @@ static int nf_swap_round(struct __test_metadata *_metadata,
 		}
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the ioctls failed",
 					 round, what[i]);
-		if (!ret)
+		if (!ret) {
 			ret = ndp_flow_moves(sw->f, NF_MOVE_N, NF_MOVE_MS);
+			if (ret)
+				nf_stalled(what[i], sw->f);
+		}
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the rings stopped",
 					 round, what[i]);
 	}
@@ -1228,9 +1274,11 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
 	for (round = 0; round < NF_SWAP_ROUNDS; round++) {
 		if (nf_swap_round(_metadata, &sw, round))
 			break;
-		EXPECT_EQ(0, ndp_flow_moves(&fl.f[1], NF_MOVE_N, NF_MOVE_MS))
-			TH_LOG("round %u: the owner's other device stopped",
-			       round);
+		i = ndp_flow_moves(&fl.f[1], NF_MOVE_N, NF_MOVE_MS);
+		if (i)
+			nf_stalled("the other device", &fl.f[1]);
+		EXPECT_EQ(0, i) TH_LOG("round %u: the owner's other device stopped",
+				       round);
 	}
 	ksft_print_msg("%u rounds of %d swaps in %ld ms\n", round, NF_SWAPS,
 		       ndp_now_ms() - t0);
