@@ -67,9 +67,9 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 	kvio_dev_init(&n->dev, n->vring_ptrs, KVIO_NET_VQ_MAX);
 
 	kvio_poll_init(&n->poll[KVIO_NET_VQ_TX], kvio_net_handle_tx_net,
-		       EPOLLOUT, &n->dev);
+		       EPOLLOUT, &n->vrings[KVIO_NET_VQ_TX].vr);
 	kvio_poll_init(&n->poll[KVIO_NET_VQ_RX], kvio_net_handle_rx_net,
-		       EPOLLIN, &n->dev);
+		       EPOLLIN, &n->vrings[KVIO_NET_VQ_RX].vr);
 
 	f->private_data = n;
 	return 0;

@@ -34,13 +34,14 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 	dev->mm = NULL;
 	dev->mem = NULL;
 	dev->log_ctx = NULL;
-	dev->worker = NULL;
+	xa_init_flags(&dev->workers, XA_FLAGS_ALLOC);
 	dev->fork_owner = KVIO_HAVE_USER_WORKER;
 
 	for (i = 0; i < nvrings; i++) {
 		struct kvio_vring *vr = vrings[i];
 
 		vr->dev = dev;
+		vr->worker = NULL;
 		vr->index = i;
 		mutex_init(&vr->mutex);
 		vr->kick = NULL;
@@ -48,7 +49,7 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 		vr->err_ctx = NULL;
 		kvio_vring_reset(vr);
 		if (vr->handle_kick)
-			kvio_poll_init(&vr->poll, vr->handle_kick, EPOLLIN, dev);
+			kvio_poll_init(&vr->poll, vr->handle_kick, EPOLLIN, vr);
 	}
 }
 EXPORT_SYMBOL_GPL(kvio_dev_init);
@@ -253,6 +254,13 @@ static long kvio_fork_owner_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 }
 #endif
 
+static bool kvio_is_worker_ioctl(unsigned int ioctl)
+{
+	return ioctl == VHOST_NEW_WORKER || ioctl == VHOST_FREE_WORKER ||
+	       ioctl == VHOST_ATTACH_VRING_WORKER ||
+	       ioctl == VHOST_GET_VRING_WORKER;
+}
+
 /**
  * kvio_dev_ioctl - the device-wide vhost ioctls
  * @dev: the device; its mutex is held
@@ -276,10 +284,15 @@ long kvio_dev_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 	    ioctl == VHOST_GET_FORK_FROM_OWNER)
 		return kvio_fork_owner_ioctl(dev, ioctl, argp);
 #endif
+	/* Upstream's order: EINVAL without an owner, then EPERM. */
+	if (kvio_is_worker_ioctl(ioctl) && !kvio_dev_has_owner(dev))
+		return -EINVAL;
 
 	ret = kvio_dev_check_owner(dev);
 	if (ret)
 		return ret;
+	if (kvio_is_worker_ioctl(ioctl))
+		return kvio_worker_ioctl(dev, ioctl, argp);
 
 	switch (ioctl) {
 	case VHOST_SET_MEM_TABLE:

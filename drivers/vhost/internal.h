@@ -25,10 +25,12 @@ void kvio_task_wake(struct kvio_task *task);
 
 /* worker.c */
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
-bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work);
-bool kvio_work_pending(struct kvio_dev *dev);
+bool kvio_work_queue(struct kvio_vring *vr, struct kvio_work *work);
+bool kvio_work_pending(struct kvio_vring *vr);
 int kvio_worker_attach(struct kvio_dev *dev);
 void kvio_worker_detach(struct kvio_dev *dev);
+long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int ioctl,
+		       void __user *argp);
 
 /* log.c */
 bool kvio_log_range_ok(void __user *log_base, u64 gpa, u64 len);

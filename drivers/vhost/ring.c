@@ -496,7 +496,7 @@ bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
 		if ((avail && kvio_ring_avail_moved(vr)) || (ready && ready(arg)))
 			return true;
 		/* Other rings' work runs once this handler returns. */
-		if (kvio_work_pending(vr->dev))
+		if (kvio_work_pending(vr))
 			return false;
 		cpu_relax();
 	} while (!need_resched() && single_task_running() &&

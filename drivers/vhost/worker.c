@@ -4,19 +4,24 @@
  * one per owner address space and shares it among the devices that owner
  * opens, so that one VM's queues are served (and batched) by one thread.
  * A VM with many queues gets one more worker per devices_per_worker
- * devices, never more than there are CPUs.  Work items are queued
- * lock-free and run in order by their worker's thread.
+ * devices, never more than there are CPUs.  A VMM can also make workers
+ * of a device's own (VHOST_NEW_WORKER) and move rings onto them
+ * (VHOST_ATTACH_VRING_WORKER).  Work items are queued lock-free on their
+ * ring's worker and run in order by its thread.
  */
 #include <linux/completion.h>
 #include <linux/kcov.h>
 #include <linux/list.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include <kvio/compat.h>
 
@@ -42,6 +47,8 @@ struct kvio_worker {
 	u64 idle_since;
 	/* The thread runs a batch of work with more items after this one. */
 	bool batch_more;
+	/* Made by VHOST_NEW_WORKER: serves one device, never shared. */
+	bool own;
 };
 
 /*
@@ -61,7 +68,7 @@ static unsigned int devices_per_worker = 4;
 module_param(devices_per_worker, uint, 0644);
 MODULE_PARM_DESC(devices_per_worker, "Devices of one owner a worker serves before the owner gets another, while it has fewer than the online CPUs (0: one worker per owner)");
 
-/* All workers, one per owner mm; protects the list and ->users. */
+/* All workers; protects the list and ->users. */
 static LIST_HEAD(kvio_workers);
 static DEFINE_MUTEX(kvio_workers_lock);
 
@@ -87,17 +94,21 @@ static bool kvio_worker_queue(struct kvio_worker *worker,
 }
 
 /**
- * kvio_work_queue - queue @work on the worker of @dev's owner
- * @dev: the device
+ * kvio_work_queue - queue @work on the worker of @vr
+ * @vr: the ring the work is for
  * @work: the work; queued at most once until it runs
  *
- * Return: false if @dev has no running worker.
+ * Called from wakeup callbacks (under a wait-queue lock, so within an
+ * RCU read-side section) and from work run by the ring's worker; see
+ * kvio_vring_set_worker() for a ring that changes workers.
+ *
+ * Return: false if @vr has no running worker.
  */
-bool kvio_work_queue(struct kvio_dev *dev, struct kvio_work *work)
+bool kvio_work_queue(struct kvio_vring *vr, struct kvio_work *work)
 {
-	struct kvio_worker *worker = READ_ONCE(dev->worker);
+	struct kvio_worker *worker = READ_ONCE(vr->worker);
 
-	return worker && kvio_worker_queue(worker, work, dev->kcov_handle);
+	return worker && kvio_worker_queue(worker, work, vr->dev->kcov_handle);
 }
 
 /* Grow or shrink the poll window after an idle spell of @idle ns. */
@@ -151,12 +162,12 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 }
 
 /*
- * Is other work waiting for @dev's worker (its own or other devices'),
- * queued or in the batch being run?  For work items run by that worker.
+ * Is other work waiting for @vr's worker (other rings', maybe of other
+ * devices), queued or in the batch being run?  For work that worker runs.
  */
-bool kvio_work_pending(struct kvio_dev *dev)
+bool kvio_work_pending(struct kvio_vring *vr)
 {
-	struct kvio_worker *worker = READ_ONCE(dev->worker);
+	struct kvio_worker *worker = READ_ONCE(vr->worker);
 
 	return worker && (worker->batch_more ||
 			  !llist_empty(&worker->work_list));
@@ -237,11 +248,15 @@ static void kvio_worker_flush(struct kvio_worker *worker)
 		wait_for_completion(&flush.done);
 }
 
-/* Wait for all work queued on @dev's worker so far. */
+/* Wait for all work queued so far on the workers of @dev's rings. */
 void kvio_dev_flush(struct kvio_dev *dev)
 {
-	if (dev->worker)
-		kvio_worker_flush(dev->worker);
+	struct kvio_worker *worker;
+	unsigned long id;
+
+	lockdep_assert_held(&dev->mutex);
+	xa_for_each(&dev->workers, id, worker)
+		kvio_worker_flush(worker);
 }
 EXPORT_SYMBOL_GPL(kvio_dev_flush);
 
@@ -325,7 +340,8 @@ static struct kvio_worker *kvio_worker_pick(struct kvio_worker **least)
 	lockdep_assert_held(&kvio_workers_lock);
 	*least = NULL;
 	list_for_each_entry(worker, &kvio_workers, node) {
-		if (worker->mm != current->mm || READ_ONCE(worker->killed))
+		if (worker->mm != current->mm || worker->own ||
+		    READ_ONCE(worker->killed))
 			continue;
 		n++;
 		if (!*least || worker->users < (*least)->users)
@@ -344,6 +360,43 @@ static void kvio_worker_destroy(struct kvio_worker *worker)
 	kfree(worker);
 }
 
+/* Set every ring of @dev to @worker: no ring runs yet, or any more. */
+static void kvio_dev_set_workers(struct kvio_dev *dev,
+				 struct kvio_worker *worker)
+{
+	int i;
+
+	for (i = 0; i < dev->nvrings; i++) {
+		mutex_lock(&dev->vrings[i]->mutex);
+		WRITE_ONCE(dev->vrings[i]->worker, worker);
+		mutex_unlock(&dev->vrings[i]->mutex);
+	}
+}
+
+/* Drop a device's reference; the last one stops and reaps the thread. */
+static void kvio_worker_put(struct kvio_worker *worker)
+{
+	mutex_lock(&kvio_workers_lock);
+	/*
+	 * A wakeup that raced the kill can have put work on a killed
+	 * worker's list after its thread drained it: that work would stay
+	 * flagged queued, and its ring would never run again under a new
+	 * owner.  Nothing adds to the list now (@killed is long visible).
+	 */
+	mutex_lock(&worker->lock);
+	if (worker->killed)
+		kvio_worker_drain(worker);
+	mutex_unlock(&worker->lock);
+	if (--worker->users) {
+		mutex_unlock(&kvio_workers_lock);
+		return;
+	}
+	list_del(&worker->node);
+	mutex_unlock(&kvio_workers_lock);
+
+	kvio_worker_destroy(worker);
+}
+
 /**
  * kvio_worker_attach - give @dev a worker of the current process
  * @dev: a device whose owner is being set
@@ -353,13 +406,15 @@ static void kvio_worker_destroy(struct kvio_worker *worker)
  * devices and the owner has fewer workers than there are online CPUs.
  * A thread is created without kvio_workers_lock held: creating it can
  * take long (reclaim in the owner's memory cgroup, cgroup attach), and
- * must not hold up every other owner's SET_OWNER and close().
+ * must not hold up every other owner's SET_OWNER and close().  The
+ * worker becomes the device's worker 0, and every ring's.
  *
  * Return: 0 or a negative errno.
  */
 int kvio_worker_attach(struct kvio_dev *dev)
 {
 	struct kvio_worker *worker, *least, *fresh = NULL;
+	int ret;
 
 	lockdep_assert_held(&dev->mutex);
 
@@ -394,45 +449,244 @@ out:
 	/* Another device of this owner made one first; ours is not needed. */
 	if (!IS_ERR_OR_NULL(fresh))
 		kvio_worker_destroy(fresh);
-	WRITE_ONCE(dev->worker, worker);
+	ret = xa_insert(&dev->workers, 0, worker, GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		kvio_worker_put(worker);
+		return ret;
+	}
+	kvio_dev_set_workers(dev, worker);
 	return 0;
 }
 
 /**
- * kvio_worker_detach - drop @dev's reference on its worker
+ * kvio_worker_detach - drop every worker of @dev
  * @dev: the device; its rings are stopped and flushed
  *
- * The last device of an owner stops and reaps the thread.
+ * The device's own workers stop; the last device of an owner stops the
+ * shared one.
  */
 void kvio_worker_detach(struct kvio_dev *dev)
 {
-	struct kvio_worker *worker = dev->worker;
+	struct kvio_worker *worker;
+	unsigned long id;
 
 	lockdep_assert_held(&dev->mutex);
 
-	if (!worker)
-		return;
-	WRITE_ONCE(dev->worker, NULL);
+	kvio_dev_set_workers(dev, NULL);
+	xa_for_each(&dev->workers, id, worker) {
+		xa_erase(&dev->workers, id);
+		kvio_worker_put(worker);
+	}
+}
+
+/* How many workers of its own the current owner has. */
+static unsigned int kvio_own_workers(void)
+{
+	struct kvio_worker *worker;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&kvio_workers_lock);
+	list_for_each_entry(worker, &kvio_workers, node)
+		n += worker->own && worker->mm == current->mm;
+	return n;
+}
+
+/*
+ * VHOST_NEW_WORKER: a worker for @dev alone, and its id.  An owner gets
+ * at most as many workers of its own as there are online CPUs, over all
+ * its devices: more cannot run at once, and a kthread worker (6.1, or
+ * VHOST_FORK_OWNER_KTHREAD) is charged to no process count.
+ */
+static long kvio_worker_new(struct kvio_dev *dev,
+			    struct vhost_worker_state __user *argp)
+{
+	struct vhost_worker_state state = { };
+	struct kvio_worker *worker;
+	u32 id;
+	int ret;
 
 	mutex_lock(&kvio_workers_lock);
-	/*
-	 * A wakeup that raced the kill can have put work on a killed
-	 * worker's list after its thread drained it: that work would stay
-	 * flagged queued, and its ring would never run again under a new
-	 * owner.  Nothing adds to the list now (@killed is long visible).
-	 */
-	mutex_lock(&worker->lock);
-	if (worker->killed)
-		kvio_worker_drain(worker);
-	mutex_unlock(&worker->lock);
-	if (--worker->users) {
+	ret = kvio_own_workers() >= num_online_cpus() ? -ENOSPC : 0;
+	mutex_unlock(&kvio_workers_lock);
+	if (ret)
+		return ret;
+
+	worker = kvio_worker_create(!dev->fork_owner);
+	if (IS_ERR(worker))
+		return PTR_ERR(worker);
+	worker->own = true;
+
+	/* Another device of this owner may have made one meanwhile. */
+	mutex_lock(&kvio_workers_lock);
+	if (kvio_own_workers() >= num_online_cpus()) {
 		mutex_unlock(&kvio_workers_lock);
-		return;
+		kvio_worker_destroy(worker);
+		return -ENOSPC;
 	}
-	list_del(&worker->node);
+	list_add(&worker->node, &kvio_workers);
 	mutex_unlock(&kvio_workers_lock);
 
-	kvio_worker_destroy(worker);
+	ret = xa_alloc(&dev->workers, &id, worker, xa_limit_32b,
+		       GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		kvio_worker_put(worker);
+		return ret;
+	}
+	/* As upstream: the worker stays, for VHOST_FREE_WORKER. */
+	state.worker_id = id;
+	return copy_to_user(argp, &state, sizeof(state)) ? -EFAULT : 0;
+}
+
+/* Does a ring of @dev run on @worker? */
+static bool kvio_worker_in_use(struct kvio_dev *dev,
+			       struct kvio_worker *worker)
+{
+	int i;
+
+	for (i = 0; i < dev->nvrings; i++) {
+		if (dev->vrings[i]->worker == worker)
+			return true;
+	}
+	return false;
+}
+
+/* VHOST_FREE_WORKER: drop a worker no ring of @dev runs on. */
+static long kvio_worker_free(struct kvio_dev *dev,
+			     struct vhost_worker_state __user *argp)
+{
+	struct vhost_worker_state state;
+	struct kvio_worker *worker;
+
+	if (copy_from_user(&state, argp, sizeof(state)))
+		return -EFAULT;
+	worker = xa_load(&dev->workers, state.worker_id);
+	if (!worker)
+		return -ENODEV;
+	if (kvio_worker_in_use(dev, worker) || READ_ONCE(worker->killed))
+		return -EBUSY;
+	xa_erase(&dev->workers, state.worker_id);
+	/* Rings that moved away flushed it (kvio_vring_set_worker()). */
+	kvio_worker_put(worker);
+	return 0;
+}
+
+/*
+ * Move @vr onto @worker.  Work is queued on the worker the ring names at
+ * the time: by wakeup callbacks, which run under a wait-queue lock (an
+ * RCU read-side section), and by the ring's work itself.  After the
+ * switch, synchronize_rcu() waits out callbacks that read the old worker,
+ * and a flush of the old worker runs what they and the work queued there.
+ * The ring's work takes its mutex: it never runs on both workers at once.
+ * A ring without kick or backend queues nothing: no wait.
+ */
+static void kvio_vring_set_worker(struct kvio_vring *vr,
+				  struct kvio_worker *worker)
+{
+	struct kvio_worker *old = vr->worker;
+	bool idle;
+
+	lockdep_assert_held(&vr->dev->mutex);
+	if (old == worker)
+		return;
+	mutex_lock(&vr->mutex);
+	WRITE_ONCE(vr->worker, worker);
+	idle = !vr->kick && !vr->backend;
+	mutex_unlock(&vr->mutex);
+	if (!old || idle)
+		return;
+	synchronize_rcu();
+	kvio_worker_flush(old);
+}
+
+/* The ring a vring-worker argument names, as upstream checks it. */
+static long kvio_worker_vring(struct kvio_dev *dev, u32 __user *argp,
+			      struct kvio_vring **vr)
+{
+	u32 idx;
+
+	if (get_user(idx, argp))
+		return -EFAULT;
+	if (idx >= dev->nvrings)
+		return -ENOBUFS;
+	*vr = dev->vrings[array_index_nospec(idx, dev->nvrings)];
+	return 0;
+}
+
+static long kvio_worker_attach_vring(struct kvio_dev *dev,
+				     struct vhost_vring_worker __user *argp)
+{
+	struct vhost_vring_worker rw;
+	struct kvio_worker *worker;
+	struct kvio_vring *vr;
+	long ret;
+
+	ret = kvio_worker_vring(dev, &argp->index, &vr);
+	if (ret)
+		return ret;
+	if (copy_from_user(&rw, argp, sizeof(rw)))
+		return -EFAULT;
+	worker = xa_load(&dev->workers, rw.worker_id);
+	if (!worker)
+		return -ENODEV;
+	/* As upstream: a killed worker takes no ring, and that is no error. */
+	if (READ_ONCE(worker->killed))
+		return 0;
+	kvio_vring_set_worker(vr, worker);
+	return 0;
+}
+
+static long kvio_worker_get_vring(struct kvio_dev *dev,
+				  struct vhost_vring_worker __user *argp)
+{
+	struct vhost_vring_worker rw = { };
+	struct kvio_worker *worker;
+	struct kvio_vring *vr;
+	unsigned long id;
+	long ret;
+
+	ret = kvio_worker_vring(dev, &argp->index, &vr);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
+	xa_for_each(&dev->workers, id, worker) {
+		if (worker == vr->worker) {
+			rw.worker_id = id;
+			ret = 0;
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	rw.index = vr->index;
+	return copy_to_user(argp, &rw, sizeof(rw)) ? -EFAULT : 0;
+}
+
+/**
+ * kvio_worker_ioctl - the worker ioctls, with upstream vhost's semantics
+ * @dev: the device; its mutex is held and the caller is its owner
+ * @ioctl: VHOST_NEW_WORKER, VHOST_FREE_WORKER, VHOST_ATTACH_VRING_WORKER
+ *	   or VHOST_GET_VRING_WORKER
+ * @argp: its user argument
+ *
+ * Return: the result, or -ENOIOCTLCMD for another command.
+ */
+long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int ioctl,
+		       void __user *argp)
+{
+	lockdep_assert_held(&dev->mutex);
+
+	switch (ioctl) {
+	case VHOST_NEW_WORKER:
+		return kvio_worker_new(dev, argp);
+	case VHOST_FREE_WORKER:
+		return kvio_worker_free(dev, argp);
+	case VHOST_ATTACH_VRING_WORKER:
+		return kvio_worker_attach_vring(dev, argp);
+	case VHOST_GET_VRING_WORKER:
+		return kvio_worker_get_vring(dev, argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
 }
 
 static void kvio_poll_func(struct file *file, wait_queue_head_t *wqh,
@@ -455,12 +709,12 @@ static int kvio_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 }
 
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
-		    struct kvio_dev *dev)
+		    struct kvio_vring *vr)
 {
 	init_waitqueue_func_entry(&poll->wait, kvio_poll_wakeup);
 	init_poll_funcptr(&poll->table, kvio_poll_func);
 	poll->mask = mask;
-	poll->dev = dev;
+	poll->vr = vr;
 	poll->wqh = NULL;
 	kvio_work_init(&poll->work, fn);
 }
@@ -502,6 +756,6 @@ EXPORT_SYMBOL_GPL(kvio_poll_stop);
 
 void kvio_poll_queue(struct kvio_poll *poll)
 {
-	kvio_work_queue(poll->dev, &poll->work);
+	kvio_work_queue(poll->vr, &poll->work);
 }
 EXPORT_SYMBOL_GPL(kvio_poll_queue);

@@ -15,6 +15,7 @@
 #include <linux/poll.h>
 #include <linux/types.h>
 #include <linux/uio.h>
+#include <linux/xarray.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -28,7 +29,7 @@ typedef void (*kvio_work_fn_t)(struct kvio_work *work);
 
 #define KVIO_WORK_QUEUED	0
 
-/* A unit of work run by the owner's worker thread. */
+/* A unit of work run by the worker thread of a ring. */
 struct kvio_work {
 	struct llist_node node;
 	kvio_work_fn_t fn;
@@ -37,14 +38,17 @@ struct kvio_work {
 	u64 kcov_handle;
 };
 
-/* Wait on a file (kick eventfd, backend socket) and queue work on wakeup. */
+/*
+ * Wait on a file (kick eventfd, backend socket) and queue work on wakeup,
+ * on the worker of the ring the work is for.
+ */
 struct kvio_poll {
 	poll_table table;
 	wait_queue_head_t *wqh;
 	wait_queue_entry_t wait;
 	struct kvio_work work;
 	__poll_t mask;
-	struct kvio_dev *dev;
+	struct kvio_vring *vr;
 };
 
 /* One guest memory region: [start, last] guest-physical at uaddr. */
@@ -76,6 +80,12 @@ struct kvio_mem {
 
 struct kvio_vring {
 	struct kvio_dev *dev;
+	/*
+	 * The worker that runs this ring's work: one of the device's
+	 * @workers, NULL without an owner.  Written under the device's and
+	 * the ring's mutex, read locklessly when work is queued.
+	 */
+	struct kvio_worker *worker;
 	/* Serialises the control plane against the worker for this ring. */
 	struct mutex mutex;
 
@@ -132,7 +142,12 @@ struct kvio_dev {
 	int nvrings;
 	struct kvio_mem *mem;
 	struct eventfd_ctx *log_ctx;
-	struct kvio_worker *worker;
+	/*
+	 * The workers this device's rings may run on, by id: the owner's
+	 * shared worker at 0 from SET_OWNER on, and those VHOST_NEW_WORKER
+	 * made, which serve this device only.
+	 */
+	struct xarray workers;
 	bool fork_owner;
 	/*
 	 * The owner's KCOV common handle, taken at SET_OWNER: coverage of
@@ -196,7 +211,7 @@ long kvio_set_mem_table(struct kvio_dev *dev,
 /* worker.c */
 void kvio_dev_flush(struct kvio_dev *dev);
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
-		    struct kvio_dev *dev);
+		    struct kvio_vring *vr);
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);
 void kvio_poll_stop(struct kvio_poll *poll);
 void kvio_poll_queue(struct kvio_poll *poll);

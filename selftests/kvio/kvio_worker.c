@@ -3,7 +3,8 @@
  * The per-VM worker of kvio-net: one thread per owner process, shared by
  * its devices (one more per devices_per_worker devices, up to the online
  * CPUs), named kvio-<owner pid>, in the owner's cgroups, and gone once the
- * owner's last device is reset or closed, or the owner dies.
+ * owner's last device is reset or closed, or the owner dies.  And the
+ * worker ioctls: workers of one device's own, rings moved between them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 
 #include "kselftest_harness.h"
 #include "kvio_harness.h"
+#include "vhost_diff.h"	/* the worker ioctls where the headers lack them */
 
 #define KVIO_NET	"/dev/kvio-net"
 
@@ -48,10 +50,10 @@ static int comm_is(const char *dir, const char *name)
 }
 
 /*
- * Count the threads anywhere on the system named @name; the directory of
- * the last one found goes to @where (may be NULL).
+ * Count the threads anywhere on the system named @name; the directories
+ * of the first @max go to @all (may be NULL).
  */
-static int scan_threads(const char *name, char *where, size_t len)
+static int scan_threads_all(const char *name, char (*all)[600], int max)
 {
 	char tdir[300], dir[600];
 	struct dirent *p, *t;
@@ -74,9 +76,9 @@ static int scan_threads(const char *name, char *where, size_t len)
 			snprintf(dir, sizeof(dir), "%.300s/%.32s", tdir, t->d_name);
 			if (!comm_is(dir, name))
 				continue;
+			if (all && n < max)
+				snprintf(all[n], sizeof(all[n]), "%s", dir);
 			n++;
-			if (where)
-				snprintf(where, len, "%s", dir);
 		}
 		closedir(tasks);
 	}
@@ -86,7 +88,7 @@ static int scan_threads(const char *name, char *where, size_t len)
 
 static int count_threads(const char *name)
 {
-	return scan_threads(name, NULL, 0);
+	return scan_threads_all(name, NULL, 0);
 }
 
 static void worker_name(char *buf, size_t len, pid_t pid)
@@ -357,7 +359,12 @@ static int read_cgroup(const char *path, char *buf, size_t len)
 
 static int find_thread(const char *name, char *path, size_t len)
 {
-	return scan_threads(name, path, len) == 1 ? 0 : -1;
+	char dir[1][600];
+
+	if (scan_threads_all(name, dir, 1) != 1)
+		return -1;
+	snprintf(path, len, "%s", dir[0]);
+	return 0;
 }
 
 #define POLL_MAX "/sys/module/kvio_vhost/parameters/poll_max_us"
@@ -447,6 +454,258 @@ TEST(worker_in_owner_cgroup)
 	ASSERT_EQ(0, read_cgroup("/proc/self/cgroup", mine, sizeof(mine)));
 	EXPECT_STREQ(mine, its);
 	close(fd);
+}
+
+/* The ioctl's result: 0, or -errno. */
+static int wioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+static int new_worker(int fd, unsigned int *id)
+{
+	struct vhost_worker_state ws = { .worker_id = ~0u };
+	int ret = wioctl(fd, VHOST_NEW_WORKER, &ws);
+
+	*id = ws.worker_id;
+	return ret;
+}
+
+static int free_worker(int fd, unsigned int id)
+{
+	struct vhost_worker_state ws = { .worker_id = id };
+
+	return wioctl(fd, VHOST_FREE_WORKER, &ws);
+}
+
+static int attach_worker(int fd, unsigned int index, unsigned int id)
+{
+	struct vhost_vring_worker vw = { .index = index, .worker_id = id };
+
+	return wioctl(fd, VHOST_ATTACH_VRING_WORKER, &vw);
+}
+
+/* The worker id of ring @index, or -errno. */
+static long ring_worker(int fd, unsigned int index)
+{
+	struct vhost_vring_worker vw = { .index = index, .worker_id = ~0u };
+	int ret = wioctl(fd, VHOST_GET_VRING_WORKER, &vw);
+
+	if (!ret && vw.index != index)
+		return -1000;
+	return ret ? ret : (long)vw.worker_id;
+}
+
+/* In a child (another mm): what the worker ioctls give a non-owner. */
+static int worker_ioctls_other_mm(int fd)
+{
+	unsigned int id;
+
+	return new_worker(fd, &id) == -EPERM &&
+	       free_worker(fd, 0) == -EPERM &&
+	       attach_worker(fd, 0, 0) == -EPERM &&
+	       ring_worker(fd, 0) == -EPERM ? 0 : 1;
+}
+
+/*
+ * Upstream's semantics and errnos (drivers/vhost/vhost.c): EINVAL without
+ * an owner and EPERM for another process; the owner's shared worker is
+ * worker 0 of every device and runs both rings; a new worker has an id
+ * of its own; a ring index past the last is ENOBUFS, an unknown worker
+ * ENODEV, freeing a worker a ring still runs on EBUSY.
+ */
+TEST(worker_ioctls)
+{
+	unsigned int id, id2;
+	int fd, status;
+	char name[32];
+	pid_t pid;
+
+	worker_name(name, sizeof(name), getpid());
+	fd = open(KVIO_NET, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, new_worker(fd, &id));
+	EXPECT_EQ(-EINVAL, free_worker(fd, 0));
+	EXPECT_EQ(-EINVAL, attach_worker(fd, 0, 0));
+	EXPECT_EQ(-EINVAL, ring_worker(fd, 0));
+	ASSERT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(worker_ioctls_other_mm(fd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status)) {
+		TH_LOG("another process got other answers than EPERM");
+	}
+
+	EXPECT_EQ(0, ring_worker(fd, 0));
+	EXPECT_EQ(0, ring_worker(fd, 1));
+	EXPECT_EQ(-ENOBUFS, ring_worker(fd, 2));
+	EXPECT_EQ(1, wait_threads(name, 1));
+
+	ASSERT_EQ(0, new_worker(fd, &id));
+	EXPECT_NE(0u, id);
+	EXPECT_EQ(2, wait_threads(name, 2));
+	EXPECT_EQ(0, attach_worker(fd, 1, id));
+	EXPECT_EQ((long)id, ring_worker(fd, 1));
+	EXPECT_EQ(0, ring_worker(fd, 0));
+	EXPECT_EQ(-EBUSY, free_worker(fd, id));
+	EXPECT_EQ(-EBUSY, free_worker(fd, 0));
+	EXPECT_EQ(-ENODEV, free_worker(fd, id + 1000));
+	EXPECT_EQ(-ENODEV, attach_worker(fd, 0, id + 1000));
+	EXPECT_EQ(-ENOBUFS, attach_worker(fd, 2, id));
+	EXPECT_EQ(-ENOBUFS, attach_worker(fd, ~0u, id));
+	EXPECT_EQ(-EFAULT, wioctl(fd, VHOST_GET_VRING_WORKER, NULL));
+	EXPECT_EQ(-EFAULT, wioctl(fd, VHOST_ATTACH_VRING_WORKER, NULL));
+	EXPECT_EQ(-EFAULT, wioctl(fd, VHOST_FREE_WORKER, NULL));
+
+	/* Both rings on the new worker: the shared one can go. */
+	EXPECT_EQ(0, attach_worker(fd, 0, id));
+	EXPECT_EQ(0, free_worker(fd, 0));
+	EXPECT_EQ(-ENODEV, attach_worker(fd, 0, 0));
+	EXPECT_EQ(1, wait_threads(name, 1));
+	EXPECT_EQ((long)id, ring_worker(fd, 0));
+
+	/* A second one; the first is freed once no ring runs on it. */
+	ASSERT_EQ(0, new_worker(fd, &id2));
+	EXPECT_NE(id, id2);
+	EXPECT_EQ(0, attach_worker(fd, 0, id2));
+	EXPECT_EQ(0, attach_worker(fd, 1, id2));
+	EXPECT_EQ(0, free_worker(fd, id));
+	EXPECT_EQ(-ENODEV, free_worker(fd, id));
+	EXPECT_EQ((long)id2, ring_worker(fd, 1));
+	EXPECT_EQ(1, wait_threads(name, 1));
+	close(fd);
+	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+/*
+ * An owner has at most as many workers of its own as there are online
+ * CPUs, over all its devices (ENOSPC after); they go with their device.
+ */
+TEST(own_workers_bounded)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), a, b, i;
+	unsigned int id;
+	char name[32];
+
+	worker_name(name, sizeof(name), getpid());
+	a = open_owned();
+	b = open_owned();
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	for (i = 0; i < ncpu; i++)
+		ASSERT_EQ(0, new_worker(i % 2 ? b : a, &id));
+	EXPECT_EQ(-ENOSPC, new_worker(a, &id));
+	EXPECT_EQ(-ENOSPC, new_worker(b, &id));
+	EXPECT_EQ(ncpu + 1, wait_threads(name, ncpu + 1));
+	close(a);
+	EXPECT_EQ(ncpu / 2 + 1, wait_threads(name, ncpu / 2 + 1));
+	ASSERT_EQ(0, new_worker(b, &id));
+	close(b);
+	EXPECT_EQ(0, wait_threads(name, 0));
+}
+
+#define MAX_SEEN	8
+
+/* The /proc directories of the threads named @name, up to MAX_SEEN. */
+static int list_threads(const char *name, char dirs[MAX_SEEN][600])
+{
+	return scan_threads_all(name, dirs, MAX_SEEN);
+}
+
+/* The CPU time a thread has run, in ns (schedstat's first field). */
+static long long run_ns(const char *dir)
+{
+	char path[620];
+	long long ns = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+/* Kick @efd @n times, a millisecond apart, then let the work finish. */
+static void kick_n(int efd, int n)
+{
+	__u64 one = 1;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (write(efd, &one, sizeof(one)) != sizeof(one))
+			return;
+		usleep(1000);
+	}
+	usleep(50000);
+}
+
+/*
+ * A ring's work runs on the worker the ring is attached to, and on no
+ * other: the kicks of ring 1 make its worker run and leave the other
+ * asleep; moved back while kicks are wired (the synchronize_rcu() and
+ * flush path), the other way round.
+ */
+TEST(ring_work_runs_on_its_worker)
+{
+	struct vhost_vring_file kick = { .index = 1 };
+	char dirs[MAX_SEEN][600], shared[600], own[600];
+	long long s0, o0, s1, o1, s2, o2;
+	unsigned int id;
+	char name[32];
+	int fd, n, i;
+
+	worker_name(name, sizeof(name), getpid());
+	fd = open_owned();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, wait_threads(name, 1));
+	ASSERT_EQ(1, list_threads(name, dirs));
+	snprintf(shared, sizeof(shared), "%s", dirs[0]);
+	ASSERT_EQ(0, new_worker(fd, &id));
+	ASSERT_EQ(2, wait_threads(name, 2));
+	n = list_threads(name, dirs);
+	ASSERT_EQ(2, n);
+	for (i = 0; i < n && !strcmp(dirs[i], shared); i++)
+		;
+	ASSERT_LT(i, n);
+	snprintf(own, sizeof(own), "%s", dirs[i]);
+
+	kick.fd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, kick.fd);
+	ASSERT_EQ(0, attach_worker(fd, 1, id));
+	ASSERT_EQ(0, ioctl(fd, VHOST_SET_VRING_KICK, &kick));
+	usleep(50000);
+	s0 = run_ns(shared);
+	o0 = run_ns(own);
+	kick_n(kick.fd, 200);
+	s1 = run_ns(shared);
+	o1 = run_ns(own);
+	ASSERT_LE(0, s0);
+	ASSERT_LE(0, o0);
+	EXPECT_LT(o0, o1);
+	EXPECT_EQ(s0, s1) TH_LOG("the shared worker ran %lld ns", s1 - s0);
+
+	ASSERT_EQ(0, attach_worker(fd, 1, 0));
+	EXPECT_EQ(0, ring_worker(fd, 1));
+	o1 = run_ns(own);
+	s1 = run_ns(shared);
+	kick_n(kick.fd, 200);
+	s2 = run_ns(shared);
+	o2 = run_ns(own);
+	EXPECT_LT(s1, s2);
+	EXPECT_EQ(o1, o2) TH_LOG("the own worker ran %lld ns", o2 - o1);
+	TH_LOG("own worker %lld ns for its ring, shared %lld ns after the move",
+	       o1 - o0, s2 - s1);
+	EXPECT_EQ(0, free_worker(fd, id));
+	close(fd);
+	close(kick.fd);
+	EXPECT_EQ(0, wait_threads(name, 0));
 }
 
 #ifdef VHOST_SET_FORK_FROM_OWNER

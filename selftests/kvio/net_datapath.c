@@ -326,6 +326,12 @@ FIXTURE_VARIANT_ADD(datapath, busyloop_plain_64) {
 		 .rx = 200 },
 };
 
+/* kvio-net with each ring on a worker of its own: the same traffic */
+FIXTURE_VARIANT_ADD(datapath, own_workers_256) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU, .flags = NDP_WORKERS,
+		 .tx = 300, .rx = 300 },
+};
+
 /* vhost, not the tap, handles the vnet header (QEMU's vnet_hdr=off) */
 FIXTURE_VARIANT_ADD(datapath, vhost_hdr_256) {
 	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_VHOST_HDR,

@@ -47,6 +47,7 @@
 #define NDP_SUPPRESS	0x2	/* the driver asks for no used notifications */
 #define NDP_DIRTY	0x4	/* dirty log on, checked after the traffic */
 #define NDP_BUSYLOOP	0x8	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT on both rings */
+#define NDP_WORKERS	0x10	/* kvio-net: each ring on a worker of its own */
 
 enum ndp_queue { NDP_RX, NDP_TX };
 

@@ -1010,6 +1010,7 @@ TEST_F_TIMEOUT(faults, link_del_macvtap_lower, 120)
 /* Reset, memory table and backend swaps under traffic */
 
 #define NF_SWAP_ROUNDS	40
+#define NF_SWAPS	10	/* steps of a round */
 
 struct nf_swap {
 	struct ndp *g;
@@ -1079,6 +1080,52 @@ static int nf_tap2(struct ndp_pair *p, struct nf_swap *sw)
 	return 0;
 }
 
+/*
+ * The rings onto workers of the device's own (VHOST_NEW_WORKER): RX on
+ * one, TX on another where the owner may have two more, else on the same.
+ */
+static int nf_own_workers(struct ndp *g, unsigned int id[2])
+{
+	struct vhost_worker_state ws;
+	struct vhost_vring_worker vw;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (ioctl(g->dev, VHOST_NEW_WORKER, &ws)) {
+			if (!i || errno != ENOSPC)
+				return -1;
+			ws.worker_id = id[0];
+		}
+		id[i] = ws.worker_id;
+		vw.index = i;
+		vw.worker_id = id[i];
+		if (ioctl(g->dev, VHOST_ATTACH_VRING_WORKER, &vw))
+			return -1;
+	}
+	return 0;
+}
+
+/* The rings back on the owner's shared worker; their own ones freed. */
+static int nf_shared_worker(struct ndp *g, const unsigned int id[2])
+{
+	struct vhost_vring_worker vw = { .worker_id = 0 };
+	struct vhost_worker_state ws;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		vw.index = i;
+		if (ioctl(g->dev, VHOST_ATTACH_VRING_WORKER, &vw))
+			return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		ws.worker_id = id[i];
+		if ((!i || id[1] != id[0]) &&
+		    ioctl(g->dev, VHOST_FREE_WORKER, &ws))
+			return -1;
+	}
+	return 0;
+}
+
 /* Frames for the guest go in where its backend now is. */
 static void nf_swap_sides(struct ndp_flow *f)
 {
@@ -1088,17 +1135,63 @@ static void nf_swap_sides(struct ndp_flow *f)
 	__atomic_store_n(&f->pkt[1], s, __ATOMIC_RELAXED);
 }
 
+/*
+ * Where a flow stands, and this process's kvio worker threads (user
+ * workers are its threads): state and kernel stack, for a ring that
+ * stopped.
+ */
+static void nf_stalled(const char *what, struct ndp_flow *f)
+{
+	char path[96], comm[32], line[160], st;
+	struct dirent *t;
+	FILE *fp;
+	DIR *d;
+
+	ksft_print_msg("%s: tx_used %lu rx_used %lu wire %lu injected %ld lost %ld\n",
+		       what, f->tx_used, f->rx_used, f->wire, f->injected,
+		       f->rx_lost);
+	d = opendir("/proc/self/task");
+	while (d && (t = readdir(d))) {
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/stat",
+			 t->d_name);
+		fp = fopen(path, "r");
+		if (!fp)
+			continue;
+		if (fscanf(fp, "%*d (%31[^)]) %c", comm, &st) != 2 ||
+		    strncmp(comm, "kvio-", 5)) {
+			fclose(fp);
+			continue;
+		}
+		fclose(fp);
+		ksft_print_msg("  thread %s %s state %c\n", t->d_name, comm, st);
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/stack",
+			 t->d_name);
+		fp = fopen(path, "r");
+		while (fp && fgets(line, sizeof(line), fp))
+			ksft_print_msg("    %s", line);
+		if (fp)
+			fclose(fp);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* One round of swaps; every step must leave both rings moving. */
 static int nf_swap_round(struct __test_metadata *_metadata,
 			 struct nf_swap *sw, unsigned int round)
 {
-	static const char * const what[] = {
+	static const char * const what[NF_SWAPS] = {
 		"memory at another host address", "memory split and at a second GPA",
 		"memory as at the start", "backend detached and again",
 		"backend another tap", "backend the first tap again",
-		"owner reset and set up again",
+		"rings on workers of their own", "rings back on the shared worker",
+		"rings on workers of their own again",
+		"owner reset (rings on own workers) and set up again",
 	};
 	struct ndp *g = sw->g;
+	unsigned int id[2];
 	__u16 base[2];
 	unsigned int i;
 	int ret = 0;
@@ -1124,6 +1217,13 @@ static int nf_swap_round(struct __test_metadata *_metadata,
 			ret = ndp_vmm_backend(g, g->backend);
 			nf_swap_sides(sw->f);
 			break;
+		case 6:
+		case 8:
+			ret = nf_own_workers(g, id);
+			break;
+		case 7:
+			ret = nf_shared_worker(g, id);
+			break;
 		default:
 			ret = ndp_vmm_stop(g, base) ||
 			      ioctl(g->dev, VHOST_RESET_OWNER, NULL) ||
@@ -1132,8 +1232,11 @@ static int nf_swap_round(struct __test_metadata *_metadata,
 		}
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the ioctls failed",
 					 round, what[i]);
-		if (!ret)
+		if (!ret) {
 			ret = ndp_flow_moves(sw->f, NF_MOVE_N, NF_MOVE_MS);
+			if (ret)
+				nf_stalled(what[i], sw->f);
+		}
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the rings stopped",
 					 round, what[i]);
 	}
@@ -1171,11 +1274,13 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
 	for (round = 0; round < NF_SWAP_ROUNDS; round++) {
 		if (nf_swap_round(_metadata, &sw, round))
 			break;
-		EXPECT_EQ(0, ndp_flow_moves(&fl.f[1], NF_MOVE_N, NF_MOVE_MS))
-			TH_LOG("round %u: the owner's other device stopped",
-			       round);
+		i = ndp_flow_moves(&fl.f[1], NF_MOVE_N, NF_MOVE_MS);
+		if (i)
+			nf_stalled("the other device", &fl.f[1]);
+		EXPECT_EQ(0, i) TH_LOG("round %u: the owner's other device stopped",
+				       round);
 	}
-	ksft_print_msg("%u rounds of 7 swaps in %ld ms\n", round,
+	ksft_print_msg("%u rounds of %d swaps in %ld ms\n", round, NF_SWAPS,
 		       ndp_now_ms() - t0);
 	for (i = 0; i < 2; i++) {
 		nf_flow_stop(&fl, i);
@@ -1197,8 +1302,10 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
  * with the same memory at another host address (an alias mapping of the
  * same memfd), then split in two regions with the memory also at a
  * second guest-physical address, then as at the start; the backend
- * detached and attached again, switched to another tap and back; and
- * VHOST_RESET_OWNER followed by QEMU's whole setup from the ring bases
+ * detached and attached again, switched to another tap and back; the
+ * rings moved onto workers of the device's own, back onto the shared one
+ * (the own ones freed) and onto own ones again; and VHOST_RESET_OWNER
+ * (which stops those) followed by QEMU's whole setup from the ring bases
  * it read.  (The guest's own addresses cannot move under a running
  * driver: the driver here is the guest.)  After each step both rings
  * move frames within NF_MOVE_MS, every frame that arrives is whole, no
