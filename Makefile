@@ -133,7 +133,7 @@ check-debug: deps
 	@dir=$$(sh $(TOP)/tools/debug-kernel/build) && \
 		$(MAKE) -C $(TOP) modules KDIR=$$dir/linux
 	$(MAKE) -C $(TOP) selftests fuzz
-	@KVIO_KERNELS=debug sh $(TOP)/tools/check.sh
+	@KVIO_KERNELS=debug KVIO_DKMS=0 sh $(TOP)/tools/check.sh
 
 demo: deps
 	$(MAKE) -C $(TOP) modules selftests

@@ -133,12 +133,12 @@ load)
 			why="kvio_worker one_worker_per_owner failed"
 	fi
 	if [ -z "$why" ]; then
-		/sbin/modprobe -r kvio_assign kvio_net kvio_vhost ||
+		/sbin/modprobe -d "$root" -r kvio_assign kvio_net kvio_vhost ||
 			why="modprobe -r failed"
 	fi
 	[ -z "$why" ] && [ -d /sys/module/kvio_vhost ] && why="kvio_vhost still loaded"
 	if [ -z "$why" ]; then
-		ktap_ok "$name" "$(lsmod | wc -l) modules; kvio $version loaded by name and unloaded"
+		ktap_ok "$name" "kvio $version: kvio_net and kvio_assign loaded by name with kvio_vhost, tun, tap, irqbypass; the device worked; unloaded"
 	else
 		ktap_fail "$name" "$why"
 	fi
