@@ -20,9 +20,10 @@ KSRC_TAR = $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
 KSFT_DIR := $(BUILD)/ksrc/tools/testing/selftests
 CHECKPATCH := $(BUILD)/ksrc/scripts/checkpatch.pl
 
-KBUILD_FILES := Kbuild drivers include uapi
+KBUILD_FILES := Kbuild dkms.conf drivers include uapi
 
-.PHONY: all modules deps check check-debug demo bench selftests style sparse clean help
+.PHONY: all modules deps check check-debug demo bench selftests style sparse clean help \
+	dkms-install dkms-remove
 
 all: modules
 
@@ -35,6 +36,8 @@ help:
 	@echo 'make bench      benchmarks against upstream vhost-net: table, CSV, plot'
 	@echo 'make style      checkpatch --strict over our C, shellcheck over our shell'
 	@echo 'make sparse     build with sparse (C=1)'
+	@echo 'make dkms-install  install with DKMS for every kernel with headers'
+	@echo 'make dkms-remove   remove it from DKMS again'
 
 # One output tree per kernel: a tree of symlinks to the sources, so that
 # objects for 6.1 and 6.12 never overwrite each other.
@@ -130,7 +133,7 @@ check-debug: deps
 	@dir=$$(sh $(TOP)/tools/debug-kernel/build) && \
 		$(MAKE) -C $(TOP) modules KDIR=$$dir/linux
 	$(MAKE) -C $(TOP) selftests fuzz
-	@KVIO_KERNELS=debug sh $(TOP)/tools/check.sh
+	@KVIO_KERNELS=debug KVIO_DKMS=0 sh $(TOP)/tools/check.sh
 
 demo: deps
 	$(MAKE) -C $(TOP) modules selftests
@@ -152,6 +155,14 @@ style: $(BUILD)/ksrc/.stamp
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(STYLE_FILES)
 	cd $(TOP) && shellcheck -x $(SHELL_FILES)
+
+# DKMS: the module tree to /usr/src/kvio-<version>, dkms add and install
+# for every kernel with headers (AUTOINSTALL for later ones).
+dkms-install:
+	@sh $(TOP)/tools/dkms.sh install
+
+dkms-remove:
+	@sh $(TOP)/tools/dkms.sh remove
 
 clean:
 	rm -rf $(BUILD)

@@ -159,6 +159,27 @@ tally() { # vm-status
 	total_skip=$((total_skip + skip))
 }
 
+# kvio under DKMS (selftests/kvio/dkms_check.sh), in a DKMS tree of its
+# own in build/dkms: "install" and "remove" here, "load" in a VM of each
+# kernel that has headers, before the other tests.  KVIO_DKMS=0 leaves it
+# out.
+dkms_root=$top/build/dkms/root
+check_dkms() { # install|load|remove [kernel]
+	k=${2:-host} log=$logdir/dkms-$1${2:+-$2}.log what="dkms $1"
+	start=$(date +%s)
+	: >"$log"
+	if [ "$1" = load ]; then
+		echo "check: loading the DKMS-built modules on $k (log: $log)"
+		vm_run "$k: $what" "$log" --kernel "$k" --no-kvio --timeout 600 \
+			-- sh "$top/selftests/kvio/dkms_check.sh" load "$dkms_root"
+	else
+		echo "check: dkms $1 (log: $log)"
+		mkdir -p "$top/build/dkms"
+		sh "$top/selftests/kvio/dkms_check.sh" "$1" "$dkms_root" >"$log" 2>&1
+	fi
+	tally $?
+}
+
 # The fuzzer on kernel $1: command $2, run by sh in a VM of its own,
 # printing KTAP, at most KVIO_DEBUG_FUZZ_TIMEOUT seconds.
 check_fuzz() { # kernel command
@@ -177,7 +198,12 @@ check_fuzz() { # kernel command
 
 total_pass=0 total_fail=0 total_skip=0
 test_limit=$(sed -n 's/^timeout=//p' "$top/selftests/kvio/settings")
+dkms=${KVIO_DKMS:-1}
+[ "$dkms" = 0 ] || check_dkms install
 for k in $kernels; do
+	if [ "$dkms" != 0 ] && [ -d "$dkms_root/lib/modules/$k/updates" ]; then
+		check_dkms load "$k"
+	fi
 	# The programs, then the real clients (testpmd, nested guests) in a
 	# VM of their own.
 	if [ "${KVIO_CLIENTS:-1}" != only ]; then
@@ -200,6 +226,7 @@ for k in $kernels; do
 		echo "check: $k: fuzzer: not run (KVIO_DEBUG_FUZZ=0)"
 	fi
 done
+[ "$dkms" = 0 ] || check_dkms remove
 
 if [ "$total_skip" -gt 0 ]; then
 	echo "$total_pass passed, $total_fail failed, $total_skip skipped"

@@ -423,4 +423,5 @@ module_exit(kvio_assign_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("kvio-assign: PCI device assignment helper for KVM VMMs");
+MODULE_VERSION(KVIO_VERSION);
 MODULE_SOFTDEP("pre: irqbypass");

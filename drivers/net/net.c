@@ -428,3 +428,4 @@ module_misc_device(kvio_net_misc);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The kvio developers");
 MODULE_DESCRIPTION("kvio-net: a vhost-net compatible host kernel accelerator");
+MODULE_VERSION(KVIO_VERSION);

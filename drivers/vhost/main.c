@@ -9,3 +9,4 @@
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The kvio developers");
 MODULE_DESCRIPTION("kvio vhost engine: rings, memory table, dirty log, per-VM worker");
+MODULE_VERSION(KVIO_VERSION);
