@@ -114,7 +114,8 @@ FUZZ_SRCS = $(wildcard $(TOP)/tools/fuzz/*.c) \
 	$(wildcard $(TOP)/selftests/kvio/ndp_*.c) \
 	$(TOP)/selftests/kvio/diff_env.c $(TOP)/selftests/kvio/diff_rec.c
 FUZZ_HDRS = $(wildcard $(TOP)/tools/fuzz/*.h) \
-	$(TOP)/selftests/kvio/net_datapath.h $(TOP)/selftests/kvio/vhost_diff.h
+	$(TOP)/selftests/kvio/net_datapath.h $(TOP)/selftests/kvio/vhost_diff.h \
+	$(TOP)/uapi/linux/kvio_vhost_compat.h
 
 .PHONY: fuzz
 fuzz: $(BUILD)/fuzz/kvio_fuzz $(VMLINUX_X)
@@ -123,7 +124,7 @@ $(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -pthread -I$(BUILD)/uapi \
 		-idirafter $(TOP)/selftests/kvio/uapi-shim -isystem $(KSFT_DIR) \
-		-I$(TOP)/selftests/kvio -o $@ $(FUZZ_SRCS) -pthread
+		-I$(TOP)/selftests/kvio -I$(TOP)/uapi -o $@ $(FUZZ_SRCS) -pthread
 
 # The whole suite on the debug kernel (tools/debug-kernel/build: built
 # once per machine, outside the clone, printing its directory), every VM

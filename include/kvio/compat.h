@@ -11,7 +11,6 @@
 #include <linux/eventfd.h>
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
-#include <linux/vhost.h>
 
 /* eventfd_signal() lost its count argument in 6.8. */
 static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
@@ -33,27 +32,8 @@ static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
 #define KVIO_HAVE_USER_WORKER 0
 #endif
 
-/*
- * The worker ioctls (6.5).  The numbers and structs are the uAPI's, so
- * that a VMM built against newer headers drives kvio on older kernels.
- */
-#ifndef VHOST_NEW_WORKER
-struct vhost_worker_state {
-	unsigned int worker_id;
-};
-
-struct vhost_vring_worker {
-	unsigned int index;
-	unsigned int worker_id;
-};
-
-#define VHOST_NEW_WORKER	_IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
-#define VHOST_FREE_WORKER	_IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
-#define VHOST_ATTACH_VRING_WORKER \
-	_IOW(VHOST_VIRTIO, 0x15, struct vhost_vring_worker)
-#define VHOST_GET_VRING_WORKER \
-	_IOWR(VHOST_VIRTIO, 0x16, struct vhost_vring_worker)
-#endif
+/* The worker ioctls, which 6.1's headers lack (uapi/linux/). */
+#include <linux/kvio_vhost_compat.h>
 
 /*
  * A paging domain for one device: iommu_paging_domain_alloc() (6.11) takes

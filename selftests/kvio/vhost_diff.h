@@ -17,27 +17,12 @@
 
 #include "kselftest.h"	/* __printf, ARRAY_SIZE */
 
-/* Numbers that older uAPI headers lack; the values are the kernel ABI. */
-#ifndef VHOST_NEW_WORKER
-struct vhost_worker_state {
-	unsigned int worker_id;
-};
-
-struct vhost_vring_worker {
-	unsigned int index;
-	unsigned int worker_id;
-};
-
-#define VHOST_NEW_WORKER _IOR(VHOST_VIRTIO, 0x8, struct vhost_worker_state)
-#define VHOST_FREE_WORKER _IOW(VHOST_VIRTIO, 0x9, struct vhost_worker_state)
-#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15, \
-				       struct vhost_vring_worker)
-#define VHOST_GET_VRING_WORKER _IOWR(VHOST_VIRTIO, 0x16, \
-				     struct vhost_vring_worker)
-#endif
-#ifndef VHOST_SET_FORK_FROM_OWNER
-#define VHOST_SET_FORK_FROM_OWNER _IOW(VHOST_VIRTIO, 0x84, __u8)
-#define VHOST_GET_FORK_FROM_OWNER _IOR(VHOST_VIRTIO, 0x85, __u8)
+/*
+ * The vhost ioctls older headers lack: in the kvio repo from its uapi/;
+ * a kernel tree's own headers have them.
+ */
+#if __has_include("linux/kvio_vhost_compat.h")
+#include <linux/kvio_vhost_compat.h>
 #endif
 
 #define KVIO_MAX_STEPS		224
