@@ -11,6 +11,7 @@
 #                                 from the system's DKMS (make dkms-remove),
 #                                 or only KVER's modules
 #        tools/dkms.sh status     dkms status of kvio
+#        tools/dkms.sh kernels    the kernels install builds for
 #        tools/dkms.sh autoinstall KVER
 #                                 what Debian's kernel hooks run once the
 #                                 headers of KVER are installed
@@ -121,8 +122,11 @@ remove)
 status)
 	dk status -m kvio
 	;;
+kernels)
+	kernels
+	;;
 *)
-	echo "usage: tools/dkms.sh install|remove [KVER]|autoinstall KVER|status|source DIR|version" >&2
+	echo "usage: tools/dkms.sh install|remove [KVER]|autoinstall KVER|status|kernels|source DIR|version" >&2
 	exit 2
 	;;
 esac

@@ -52,12 +52,8 @@ ktap_plan
 
 verdict() { if [ -n "$1" ]; then echo ok; else echo fail; fi; }
 
-# The kernels with headers, as tools/dkms.sh builds for.
-kernels() {
-	for b in /lib/modules/*/build; do
-		[ -e "$b/Makefile" ] && basename "$(dirname "$b")"
-	done
-}
+# The kernels with headers, those tools/dkms.sh builds for.
+kernels() { sh "$dkms_sh" kernels; }
 
 # Is kvio installed for kernel $1 in ROOT, as dkms and the files say?
 installed() { # kver

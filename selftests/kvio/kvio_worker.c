@@ -619,17 +619,9 @@ static int list_threads(const char *name, char dirs[MAX_SEEN][600])
 static long long run_ns(const char *dir)
 {
 	char path[620];
-	long long ns = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/schedstat", dir);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &ns) != 1)
-		ns = -1;
-	fclose(f);
-	return ns;
+	return kvio_read_long(path);
 }
 
 /* Kick @efd @n times, a millisecond apart, then let the work finish. */
