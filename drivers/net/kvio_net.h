@@ -40,7 +40,12 @@ struct kvio_net_vring {
 	/* Virtio-net header bytes added/stripped by us, and by the socket. */
 	size_t vhost_hlen;
 	size_t sock_hlen;
-	/* Completed chains not yet on the used ring. */
+	/*
+	 * Completed chains not yet on the used ring.  TX chains are
+	 * completed in the order they were popped and their lengths are
+	 * all 0: with VIRTIO_F_IN_ORDER one used entry returns them all.
+	 */
+	bool tx;
 	unsigned int nused;
 	struct kvio_used used[KVIO_NET_IOV_MAX + KVIO_NET_BATCH];
 	/*

@@ -62,6 +62,7 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 
 	n->vrings[KVIO_NET_VQ_TX].vr.handle_kick = kvio_net_handle_tx_kick;
 	n->vrings[KVIO_NET_VQ_RX].vr.handle_kick = kvio_net_handle_rx_kick;
+	n->vrings[KVIO_NET_VQ_TX].tx = true;
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		n->vring_ptrs[i] = &n->vrings[i].vr;
 	kvio_dev_init(&n->dev, n->vring_ptrs, KVIO_NET_VQ_MAX);
@@ -199,6 +200,10 @@ static long kvio_net_set_features(struct kvio_net *n, u64 features)
 
 	if (features & ~KVIO_NET_FEATURES)
 		return -EOPNOTSUPP;
+	/* Packed rings exist in virtio 1.x only, little-endian throughout. */
+	if ((features & BIT_ULL(VIRTIO_F_RING_PACKED)) &&
+	    !(features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
 
 	hdr_len = features & (BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |
 			      BIT_ULL(VIRTIO_F_VERSION_1)) ?

@@ -17,9 +17,15 @@
 /* Put the batched completions on the used ring and interrupt the guest. */
 void kvio_net_flush_used(struct kvio_net_vring *nvr)
 {
+	int ret;
+
 	if (!nvr->nused)
 		return;
-	if (!kvio_ring_push(&nvr->vr, nvr->used, nvr->nused))
+	if (nvr->tx)
+		ret = kvio_ring_push_batch(&nvr->vr, nvr->used, nvr->nused);
+	else
+		ret = kvio_ring_push(&nvr->vr, nvr->used, nvr->nused);
+	if (!ret)
 		kvio_ring_signal(&nvr->vr);
 	nvr->nused = 0;
 }

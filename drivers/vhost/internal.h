@@ -20,7 +20,7 @@ void kvio_task_wake(struct kvio_task *task);
 /*
  * What the files of kvio_vhost use of each other.  Calls go one way, each
  * file using only those listed before it: task, worker, log, mem, ring,
- * vring, dev (and iotlb, which uses none).
+ * chain, packed, ring, vring, dev (and iotlb, which uses none).
  */
 
 /* worker.c */
@@ -35,6 +35,7 @@ long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 /* log.c */
 bool kvio_log_range_ok(void __user *log_base, u64 gpa, u64 len);
 int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len);
+int kvio_log_hva(struct kvio_vring *vr, const void __user *uaddr, u64 len);
 
 /* mem.c */
 struct kvio_mem *kvio_mem_alloc(u32 nregions);
@@ -43,6 +44,46 @@ const struct kvio_mem_region *kvio_mem_lookup(const struct kvio_mem *mem,
 					      u64 gpa);
 bool kvio_mem_access_ok(struct kvio_mem *mem, void __user *log_base,
 			bool log_all);
+
+/*
+ * Buffers one chain may name in all, direct and indirect together.  A
+ * buffer of nonzero length takes at least one iovec and no device has
+ * more than UIO_MAXIOV of them, so only empty buffers are held back:
+ * without this, a table of 65536 empty entries would cost that many guest
+ * reads per chain, times every avail slot naming it.
+ */
+#define KVIO_RING_CHAIN_MAX	UIO_MAXIOV
+
+/* A descriptor chain being walked into iovecs (chain.c). */
+struct kvio_pop {
+	struct iovec *iov;
+	unsigned int iov_max;
+	unsigned int out;
+	unsigned int in;
+	struct kvio_log_entry *log;
+	unsigned int nlog;
+	/* buffer descriptors read so far, direct and indirect */
+	unsigned int visited;
+};
+
+/* chain.c */
+int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 gpa, u32 len);
+bool kvio_chain_visit(struct kvio_pop *pop);
+int kvio_chain_buffer(struct kvio_vring *vr, struct kvio_pop *pop, u64 gpa,
+		      u32 len, bool write);
+int kvio_ring_log_used(struct kvio_vring *vr, u64 offset, u64 len);
+
+/* packed.c: the packed ring format, behind ring.c's interface */
+int kvio_packed_pop(struct kvio_vring *vr, struct kvio_pop *pop);
+void kvio_packed_unpop(struct kvio_vring *vr, unsigned int n);
+int kvio_packed_push(struct kvio_vring *vr, const struct kvio_used *used,
+		     unsigned int n, bool batch);
+bool kvio_packed_should_signal(struct kvio_vring *vr);
+void kvio_packed_disable_notify(struct kvio_vring *vr);
+bool kvio_packed_enable_notify(struct kvio_vring *vr);
+bool kvio_packed_avail_moved(struct kvio_vring *vr);
+int kvio_packed_start(struct kvio_vring *vr);
+void kvio_packed_free(struct kvio_vring *vr);
 
 /* vring.c */
 void kvio_vring_reset(struct kvio_vring *vr);

@@ -127,3 +127,52 @@ int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
 		kvio_eventfd_signal(vr->log_ctx);
 	return ret;
 }
+
+/**
+ * kvio_log_hva - mark dirty a device write to the ring at a user address
+ * @vr: the ring; its mutex is held
+ * @uaddr: where the device wrote, in the owner's memory
+ * @len: bytes written
+ *
+ * For a packed ring's descriptors, whose guest-physical address the VMM
+ * does not give: found through the memory table, in every region that
+ * maps @uaddr, as the guest may see the page at more than one address.
+ * Only when the VMM logs the ring (VHOST_VRING_F_LOG).
+ *
+ * Return: 0, or -EFAULT if the log is not writable or no region maps
+ * @uaddr (the caller breaks the ring).
+ */
+int kvio_log_hva(struct kvio_vring *vr, const void __user *uaddr, u64 len)
+{
+	u64 ua = (u64)(unsigned long)uaddr;
+	const struct kvio_mem *mem = vr->mem;
+	bool hit = false;
+	u32 i;
+	int ret;
+
+	lockdep_assert_held(&vr->mutex);
+
+	if (!vr->log_used || !len)
+		return 0;
+	if (!mem)
+		return -EFAULT;
+	/* The ring's new contents before their bits, as above. */
+	smp_wmb();
+	for (i = 0; i < mem->nregions; i++) {
+		const struct kvio_mem_region *r = &mem->region[i];
+		u64 size = r->last - r->start;
+
+		if (ua < r->uaddr || ua - r->uaddr > size ||
+		    len - 1 > size - (ua - r->uaddr))
+			continue;
+		ret = kvio_log_range(vr, r->start + (ua - r->uaddr), len);
+		if (ret)
+			return ret;
+		hit = true;
+	}
+	if (!hit)
+		return -EFAULT;
+	if (vr->log_ctx)
+		kvio_eventfd_signal(vr->log_ctx);
+	return 0;
+}

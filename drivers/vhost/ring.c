@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The split ring as the worker sees it: popping descriptor chains from
- * the avail ring, returning them on the used ring, event suppression and
- * interrupts.  Everything read from the ring is guest input: anything
- * malformed breaks only this ring (kvio_ring_break()) until the VMM
- * restarts it.
+ * A ring as the worker sees it: popping descriptor chains, returning them
+ * used, event suppression and interrupts.  This file is the interface
+ * devices use whatever the ring's format, and the split format itself;
+ * packed.c has the packed one.  Everything read from the ring is guest
+ * input: anything malformed breaks only this ring (kvio_ring_break())
+ * until the VMM restarts it.
  */
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
@@ -18,136 +19,13 @@
 
 #include "internal.h"
 
-/*
- * Buffers one chain may name in all, direct and indirect together.  A
- * buffer of nonzero length takes at least one iovec and no device has
- * more than UIO_MAXIOV of them, so only empty buffers are held back:
- * without this, a table of 65536 empty entries would cost that many guest
- * reads per chain, times every avail slot naming it.
- */
-#define KVIO_RING_CHAIN_MAX	UIO_MAXIOV
-/* A long walk gives the CPU away every so many descriptors. */
-#define KVIO_RING_YIELD_EVERY	64
-
-/**
- * kvio_ring_break - stop a ring the guest corrupted
- * @vr: the ring; its mutex is held
- * @why: what was wrong, for the log
- *
- * The ring does no more work until the VMM restarts it (a new backend or
- * base); the VMM learns of it through the error eventfd.
- *
- * Return: -EINVAL, for the caller to pass on.
- */
-int kvio_ring_break(struct kvio_vring *vr, const char *why)
+/* One buffer descriptor of a split chain, into @pop. */
+static int kvio_split_buffer(struct kvio_vring *vr, struct kvio_pop *pop,
+			     const struct vring_desc *d)
 {
-	lockdep_assert_held(&vr->mutex);
-
-	/* One report per break, however many accesses fail after it. */
-	if (vr->broken)
-		return -EINVAL;
-	vr->broken = true;
-	pr_warn_ratelimited("ring %d of owner %d stopped: %s\n",
-			    vr->index, vr->owner_pid, why);
-	if (vr->err_ctx)
-		kvio_eventfd_signal(vr->err_ctx);
-	return -EINVAL;
-}
-EXPORT_SYMBOL_GPL(kvio_ring_break);
-
-/* Guest-physical [gpa, gpa + len) as iovecs; returns how many, or < 0. */
-static int kvio_translate(struct kvio_vring *vr, u64 gpa, u32 len,
-			  struct iovec *iov, unsigned int iov_max)
-{
-	unsigned int n = 0;
-
-	while (len) {
-		const struct kvio_mem_region *r = kvio_mem_lookup(vr->mem, gpa);
-		u64 chunk;
-
-		if (!r)
-			return -EFAULT;
-		if (n == iov_max)
-			return -ENOBUFS;
-		chunk = min_t(u64, len - 1, r->last - gpa) + 1;
-		iov[n].iov_base = u64_to_user_ptr(r->uaddr + (gpa - r->start));
-		iov[n].iov_len = chunk;
-		n++;
-		gpa += chunk;
-		len -= chunk;
-	}
-	return n;
-}
-
-/* Copy @len bytes of guest memory at @gpa (an indirect table). */
-static int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 gpa,
-			   u32 len)
-{
-	struct iovec iov[2];
-	int i, n;
-
-	n = kvio_translate(vr, gpa, len, iov, ARRAY_SIZE(iov));
-	if (n < 0)
-		return n;
-	for (i = 0; i < n; i++) {
-		if (copy_from_user(dst, iov[i].iov_base, iov[i].iov_len))
-			return -EFAULT;
-		dst += iov[i].iov_len;
-	}
-	return 0;
-}
-
-struct kvio_pop {
-	struct iovec *iov;
-	unsigned int iov_max;
-	unsigned int out;
-	unsigned int in;
-	struct kvio_log_entry *log;
-	unsigned int nlog;
-	/* buffer descriptors read so far, direct and indirect */
-	unsigned int visited;
-};
-
-/* Count one more buffer of the chain; false if it is one too many. */
-static bool kvio_pop_visit(struct kvio_pop *pop)
-{
-	if (++pop->visited > KVIO_RING_CHAIN_MAX)
-		return false;
-	if (!(pop->visited % KVIO_RING_YIELD_EVERY))
-		cond_resched();
-	return true;
-}
-
-/* Append one buffer descriptor of a chain to @pop. */
-static int kvio_pop_buffer(struct kvio_vring *vr, struct kvio_pop *pop,
-			   const struct vring_desc *d)
-{
-	unsigned int used = pop->out + pop->in;
-	u16 flags = kvio16_to_cpu(vr, d->flags);
-	u64 gpa = kvio64_to_cpu(vr, d->addr);
-	u32 len = kvio32_to_cpu(vr, d->len);
-	int n;
-
-	n = kvio_translate(vr, gpa, len, pop->iov + used, pop->iov_max - used);
-	/* Too big for the room the caller gave: not (yet) the guest's fault. */
-	if (n == -ENOBUFS)
-		return -ENOBUFS;
-	if (n < 0)
-		return kvio_ring_break(vr, "buffer outside guest memory");
-
-	if (!(flags & VRING_DESC_F_WRITE)) {
-		if (pop->in)
-			return kvio_ring_break(vr, "readable buffer after writable");
-		pop->out += n;
-		return 0;
-	}
-	if (pop->log && len) {
-		pop->log[pop->nlog].gpa = gpa;
-		pop->log[pop->nlog].len = len;
-		pop->nlog++;
-	}
-	pop->in += n;
-	return 0;
+	return kvio_chain_buffer(vr, pop, kvio64_to_cpu(vr, d->addr),
+				 kvio32_to_cpu(vr, d->len),
+				 d->flags & cpu_to_kvio16(vr, VRING_DESC_F_WRITE));
 }
 
 static int kvio_pop_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
@@ -168,14 +46,14 @@ static int kvio_pop_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
 	for (;;) {
 		if (++seen > count)
 			return kvio_ring_break(vr, "loop in indirect table");
-		if (!kvio_pop_visit(pop))
+		if (!kvio_chain_visit(pop))
 			return kvio_ring_break(vr, "descriptor chain too long");
 		if (kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
 				    sizeof(d)))
 			return kvio_ring_break(vr, "indirect table outside guest memory");
 		if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT))
 			return kvio_ring_break(vr, "indirect inside indirect");
-		ret = kvio_pop_buffer(vr, pop, &d);
+		ret = kvio_split_buffer(vr, pop, &d);
 		if (ret)
 			return ret;
 		if (!(d.flags & cpu_to_kvio16(vr, VRING_DESC_F_NEXT)))
@@ -215,7 +93,7 @@ static int kvio_pop_chain(struct kvio_vring *vr, struct kvio_pop *pop,
 		if (copy_from_user(&d, vr->desc + i, sizeof(d)))
 			return kvio_ring_break(vr, "descriptor table not readable");
 		if (!(d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT)))
-			ret = kvio_pop_visit(pop) ? kvio_pop_buffer(vr, pop, &d) :
+			ret = kvio_chain_visit(pop) ? kvio_split_buffer(vr, pop, &d) :
 			      kvio_ring_break(vr, "descriptor chain too long");
 		else if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_NEXT))
 			/* The spec forbids it: an indirect table ends the chain. */
@@ -260,6 +138,14 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 
 	if (vr->broken)
 		return -EINVAL;
+	if (vr->packed) {
+		ret = kvio_packed_pop(vr, &pop);
+		vr->walked += pop.visited;
+		if (ret < 0 || ret == vr->num)
+			return ret;
+		head = ret;
+		goto found;
+	}
 	if (vr->avail_idx == vr->last_avail_idx) {
 		ret = kvio_ring_fetch_avail(vr);
 		if (ret)
@@ -279,11 +165,12 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 	vr->walked += pop.visited;
 	if (ret)
 		return ret;
+	vr->last_avail_idx++;
+found:
 	*out = pop.out;
 	*in = pop.in;
 	if (nlog)
 		*nlog = pop.nlog;
-	vr->last_avail_idx++;
 	return head;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_pop);
@@ -293,17 +180,12 @@ void kvio_ring_unpop(struct kvio_vring *vr, unsigned int n)
 {
 	lockdep_assert_held(&vr->mutex);
 
-	vr->last_avail_idx -= n;
+	if (vr->packed)
+		kvio_packed_unpop(vr, n);
+	else
+		vr->last_avail_idx -= n;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_unpop);
-
-/* Log a write to the used ring; a log the device cannot write breaks it. */
-static int kvio_ring_log_used(struct kvio_vring *vr, u64 offset, u64 len)
-{
-	if (kvio_log_used(vr, offset, len))
-		return kvio_ring_break(vr, "dirty log not writable");
-	return 0;
-}
 
 static int kvio_ring_write_elem(struct kvio_vring *vr, u16 slot,
 				const struct kvio_used *u)
@@ -317,24 +199,18 @@ static int kvio_ring_write_elem(struct kvio_vring *vr, u16 slot,
 			     sizeof(*e));
 }
 
-/**
- * kvio_ring_push - return @n chains to the guest on the used ring
- * @vr: the ring; its mutex is held
- * @used: head ids and written lengths
- * @n: entries in @used
- *
- * Return: 0, or a negative errno if the ring is (now) broken.
+/*
+ * Put @nwrite entries of @used on the split used ring and move its index
+ * by @n: with a batch, the one entry stands for all @n buffers.
  */
-int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
-		   unsigned int n)
+static int kvio_split_push(struct kvio_vring *vr, const struct kvio_used *used,
+			   unsigned int nwrite, unsigned int n)
 {
 	u16 old = vr->last_used_idx, new = old + n;
 	unsigned int i;
 	int ret;
 
-	lockdep_assert_held(&vr->mutex);
-
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < nwrite; i++) {
 		ret = kvio_ring_write_elem(vr, (old + i) & (vr->num - 1),
 					   &used[i]);
 		if (ret)
@@ -354,7 +230,54 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 		vr->signalled_used_valid = false;
 	return 0;
 }
+
+/**
+ * kvio_ring_push - return @n chains to the guest as used
+ * @vr: the ring; its mutex is held
+ * @used: buffer (head) ids and written lengths
+ * @n: entries in @used
+ *
+ * Return: 0, or a negative errno if the ring is (now) broken.
+ */
+int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
+		   unsigned int n)
+{
+	lockdep_assert_held(&vr->mutex);
+
+	if (vr->packed)
+		return kvio_packed_push(vr, used, n, false);
+	return kvio_split_push(vr, used, n, n);
+}
 EXPORT_SYMBOL_GPL(kvio_ring_push);
+
+/**
+ * kvio_ring_push_batch - return @n chains popped in a row, in their order
+ * @vr: the ring; its mutex is held
+ * @used: buffer (head) ids and written lengths, in the order popped
+ * @n: entries in @used
+ *
+ * With VIRTIO_F_IN_ORDER, one used entry, the last buffer's, written where
+ * the first one's would go, tells the guest that all @n are used; so the
+ * guest only learns the length of the last one: for buffers whose other
+ * lengths do not matter (transmitted frames).  Without the feature it is
+ * kvio_ring_push().
+ *
+ * Return: 0, or a negative errno if the ring is (now) broken.
+ */
+int kvio_ring_push_batch(struct kvio_vring *vr, const struct kvio_used *used,
+			 unsigned int n)
+{
+	lockdep_assert_held(&vr->mutex);
+
+	if (!n)
+		return 0;
+	if (!kvio_has_feature(vr, VIRTIO_F_IN_ORDER))
+		return kvio_ring_push(vr, used, n);
+	if (vr->packed)
+		return kvio_packed_push(vr, used, n, true);
+	return kvio_split_push(vr, used + n - 1, 1, n);
+}
+EXPORT_SYMBOL_GPL(kvio_ring_push_batch);
 
 /* Does the guest want an interrupt for what was just pushed? */
 static bool kvio_ring_should_signal(struct kvio_vring *vr)
@@ -363,6 +286,8 @@ static bool kvio_ring_should_signal(struct kvio_vring *vr)
 	u16 old, new;
 	bool valid;
 
+	if (vr->packed)
+		return kvio_packed_should_signal(vr);
 	/* Pairs with the guest's barrier when it re-enables interrupts. */
 	smp_mb();
 	if (kvio_has_feature(vr, VIRTIO_F_NOTIFY_ON_EMPTY) &&
@@ -414,7 +339,9 @@ void kvio_ring_disable_notify(struct kvio_vring *vr)
 	if (vr->used_flags & VRING_USED_F_NO_NOTIFY)
 		return;
 	vr->used_flags |= VRING_USED_F_NO_NOTIFY;
-	if (!kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX))
+	if (vr->packed)
+		kvio_packed_disable_notify(vr);
+	else if (!kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX))
 		kvio_ring_put_flags(vr);
 }
 EXPORT_SYMBOL_GPL(kvio_ring_disable_notify);
@@ -436,6 +363,8 @@ bool kvio_ring_enable_notify(struct kvio_vring *vr)
 	if (vr->broken || !(vr->used_flags & VRING_USED_F_NO_NOTIFY))
 		return false;
 	vr->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+	if (vr->packed)
+		return kvio_packed_enable_notify(vr);
 	if (!kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX)) {
 		if (kvio_ring_put_flags(vr))
 			return false;
@@ -462,6 +391,8 @@ static bool kvio_ring_avail_moved(struct kvio_vring *vr)
 {
 	__virtio16 idx;
 
+	if (vr->packed)
+		return kvio_packed_avail_moved(vr);
 	/* A fault is for kvio_ring_pop() to report: say yes. */
 	if (get_user(idx, &vr->avail->idx))
 		return true;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Split virtqueue state and the per-ring ioctls of the vhost uAPI.
+ * Virtqueue state and the per-ring ioctls of the vhost uAPI, for split
+ * and packed rings.
  *
  * Ring addresses are host virtual addresses in the owner's mm.  As
  * upstream does, they are only checked against the address space when
@@ -47,24 +48,45 @@ void kvio_vring_reset(struct kvio_vring *vr)
 	vr->acked_features = 0;
 	vr->acked_backend_features = 0;
 	vr->busyloop_timeout = 0;
+	vr->packed = false;
+	kvio_packed_free(vr);
 	vr->user_be = !virtio_legacy_is_little_endian();
 	kvio_vring_init_is_le(vr);
 	vr->mem = NULL;
 }
+
+/**
+ * kvio_vring_is_packed - the format of @vr's ring
+ * @vr: the ring; its mutex is held
+ *
+ * Return: the format a running ring has, else the one its features say
+ * it will have.
+ */
+bool kvio_vring_is_packed(const struct kvio_vring *vr)
+{
+	return vr->backend ? vr->packed :
+	       kvio_has_feature(vr, VIRTIO_F_RING_PACKED);
+}
+EXPORT_SYMBOL_GPL(kvio_vring_is_packed);
 
 static size_t kvio_vring_event_size(struct kvio_vring *vr)
 {
 	return kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
 }
 
+/* Packed rings: the device (@used) and driver (@avail) event areas. */
 static size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num)
 {
+	if (kvio_vring_is_packed(vr))
+		return sizeof(struct vring_packed_desc_event);
 	return size_add(struct_size(vr->used, ring, num),
 			kvio_vring_event_size(vr));
 }
 
 static size_t kvio_vring_avail_size(struct kvio_vring *vr, unsigned int num)
 {
+	if (kvio_vring_is_packed(vr))
+		return sizeof(struct vring_packed_desc_event);
 	return size_add(struct_size(vr->avail, ring, num),
 			kvio_vring_event_size(vr));
 }
@@ -100,6 +122,9 @@ static bool kvio_vring_addrs_ok(struct kvio_vring *vr, unsigned int num,
 				void __user *desc, void __user *avail,
 				void __user *used)
 {
+	/* Split and packed descriptors have the same size. */
+	BUILD_BUG_ON(sizeof(struct vring_desc) !=
+		     sizeof(struct vring_packed_desc));
 	return access_ok(desc, array_size(num, sizeof(*vr->desc))) &&
 	       access_ok(avail, kvio_vring_avail_size(vr, num)) &&
 	       access_ok(used, kvio_vring_used_size(vr, num));
@@ -125,10 +150,13 @@ EXPORT_SYMBOL_GPL(kvio_vring_access_ok);
  * kvio_vring_init_access - prepare a ring that just got a backend
  * @vr: the ring; its mutex is held
  *
- * Writes the used flags and reads the used index from the ring, so a
- * used ring the owner cannot write is refused here, not in the worker.
+ * Fixes the ring's format from its features.  Writes the used flags and
+ * reads the used index from the ring (packed: writes the device event
+ * flags), so a ring the owner cannot write is refused here, not in the
+ * worker.
  *
- * Return: 0 or -EFAULT.
+ * Return: 0, -EFAULT, or for a packed ring -EINVAL (a size or base it
+ * cannot have) or -ENOMEM.
  */
 int kvio_vring_init_access(struct kvio_vring *vr)
 {
@@ -141,6 +169,17 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		return 0;
 
 	kvio_vring_init_is_le(vr);
+	vr->packed = kvio_has_feature(vr, VIRTIO_F_RING_PACKED);
+	if (vr->packed) {
+		int ret = kvio_packed_start(vr);
+
+		if (ret) {
+			vr->is_le = is_le;
+			return ret;
+		}
+		vr->broken = false;
+		return 0;
+	}
 	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
 		goto fault;
 	/*
@@ -252,9 +291,20 @@ static long kvio_vring_set_base(struct kvio_vring *vr,
 		return -EBUSY;
 	if (arg->fault)
 		return -EFAULT;
-	if (arg->s.num > 0xffff)
-		return -EINVAL;
-	vr->last_avail_idx = arg->s.num;
+	if (kvio_has_feature(vr, VIRTIO_F_RING_PACKED)) {
+		/*
+		 * Avail position in the low half, used position in the high
+		 * one, each a wrap counter over a 15-bit index (checked
+		 * against the size at start).  A high half of 0, as DPDK
+		 * sends for a fresh ring, means used = avail.
+		 */
+		vr->last_avail_idx = arg->s.num & 0xffff;
+		vr->last_used_idx = arg->s.num >> 16 ?: vr->last_avail_idx;
+	} else {
+		if (arg->s.num > 0xffff)
+			return -EINVAL;
+		vr->last_avail_idx = arg->s.num;
+	}
 	vr->avail_idx = vr->last_avail_idx;
 	vr->broken = false;
 	return 0;
@@ -391,6 +441,9 @@ static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
 	case VHOST_SET_VRING_BASE:
 		return kvio_vring_set_base(vr, arg);
 	case VHOST_GET_VRING_BASE:
+		if (kvio_has_feature(vr, VIRTIO_F_RING_PACKED))
+			return kvio_put_state(arg, idx, vr->last_avail_idx |
+					      (u32)vr->last_used_idx << 16);
 		return kvio_put_state(arg, idx, vr->last_avail_idx);
 	case VHOST_SET_VRING_CALL:
 		return kvio_vring_set_ctx(&vr->call_ctx, arg);

@@ -110,12 +110,30 @@ struct kvio_vring {
 	 * the device resets it to budget the work one frame may cost.
 	 */
 	unsigned int walked;
+	/*
+	 * Split rings: free-running 16-bit indices.  Packed rings: a ring
+	 * position, bits 0-14 the descriptor index and bit 15 the wrap
+	 * counter, as VHOST_SET_VRING_BASE encodes them; @avail_idx is then
+	 * where a pop last found no available descriptor.
+	 */
 	u16 last_avail_idx;
 	u16 avail_idx;
 	u16 last_used_idx;
 	u16 used_flags;
 	u16 signalled_used;
 	bool signalled_used_valid;
+
+	/* The ring's format, fixed while it runs (kvio_vring_init_access). */
+	bool packed;
+	/*
+	 * Packed rings: the descriptors each buffer id's chain took, which
+	 * its used entry skips, and those of the chains popped last, for
+	 * kvio_ring_unpop(); @ntables entries each.
+	 */
+	u16 *id_ndesc;
+	u16 *pop_ndesc;
+	unsigned int npop;
+	unsigned int ntables;
 
 	bool is_le;
 	bool user_be;
@@ -176,6 +194,7 @@ void kvio_set_backend_features(struct kvio_dev *dev, u64 features);
 long kvio_vring_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		      void __user *argp);
 bool kvio_vring_access_ok(struct kvio_vring *vr);
+bool kvio_vring_is_packed(const struct kvio_vring *vr);
 int kvio_vring_init_access(struct kvio_vring *vr);
 
 /* iotlb.c */
@@ -193,6 +212,8 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 void kvio_ring_unpop(struct kvio_vring *vr, unsigned int n);
 int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 		   unsigned int n);
+int kvio_ring_push_batch(struct kvio_vring *vr, const struct kvio_used *used,
+			 unsigned int n);
 void kvio_ring_signal(struct kvio_vring *vr);
 void kvio_ring_disable_notify(struct kvio_vring *vr);
 bool kvio_ring_enable_notify(struct kvio_vring *vr);
@@ -258,6 +279,8 @@ static inline u64 kvio64_to_cpu(const struct kvio_vring *vr, __virtio64 val)
 			 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |	\
 			 BIT_ULL(VHOST_F_LOG_ALL) |		\
 			 BIT_ULL(VIRTIO_F_ANY_LAYOUT) |		\
-			 BIT_ULL(VIRTIO_F_VERSION_1))
+			 BIT_ULL(VIRTIO_F_VERSION_1) |		\
+			 BIT_ULL(VIRTIO_F_RING_PACKED) |	\
+			 BIT_ULL(VIRTIO_F_IN_ORDER))
 
 #endif /* _KVIO_VHOST_H */
