@@ -17,6 +17,18 @@
 # A dead data path fails all three: the tx ring fills after queue_size frames
 # and nothing arrives on either side.
 #
+# Four testpmd sessions run them, one per ring mode of virtio-user, and
+# each checks the features the PMD negotiated (VIRTIO_F_RING_PACKED,
+# VIRTIO_F_IN_ORDER), so that a mode the device does not give fails:
+#
+#   split            in_order=0
+#   inorder          in_order=1,mrg_rxbuf=0
+#   packed           packed_vq=1,in_order=0
+#   packed_inorder   packed_vq=1,in_order=1
+#
+# KVIO_DPDK_SESSIONS limits them (e.g. "split" for upstream vhost-net,
+# which offers neither feature).
+#
 # usage: dpdk_virtio_user.sh [BINDIR]    (BINDIR holds helper_rawsend;
 #                                         default: this script's directory)
 # env:   KVIO_VHOST_DEV  the vhost-net device to test (default /dev/kvio-net)
@@ -39,7 +51,13 @@ TX_SECONDS=5
 MIN_TX=1000		# a dead path stops at QSIZE frames
 TP_WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
 
-KTAP_NAMES="testpmd_start txonly_to_tap tap_to_rxonly io_loopback"
+SESSIONS=${KVIO_DPDK_SESSIONS:-split inorder packed packed_inorder}
+KTAP_NAMES=
+for s in $SESSIONS; do
+	for t in testpmd_start features txonly_to_tap tap_to_rxonly io_loopback; do
+		KTAP_NAMES="$KTAP_NAMES ${s}_$t"
+	done
+done
 tap_made=
 tmp=
 
@@ -119,81 +137,116 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvio-dpdk.XXXXXX") || ktap_bail "mktemp failed"
 tp_tap "$TAP" || ktap_bail "cannot set up $TAP"
 tap_made=1
 
-t0=$(now)
-tp_launch "$DEV" "$TAP" "$QSIZE" 4096 "$tmp/testpmd.log" ||
-	ktap_bail "cannot start testpmd"
+# --- one session per ring mode ---------------------------------------------
 
-if tp_wait 0 '^testpmd> ' && grep -q '^Port 0: ' "$tp_log"; then
-	ktap_ok testpmd_start
-	ktap_diag "$(grep -m1 -o 'DPDK [0-9.]*' "$tp_log"): testpmd ready in $(elapsed "$t0") s"
-else
-	sed 's/^/# testpmd: /' "$tp_log"
-	ktap_bail "testpmd did not start its port on $DEV"
-fi
+# The virtio-user arguments of session $1, and whether it must negotiate
+# RING_PACKED and IN_ORDER ("packed inorder", 0 or 1 each).
+session_args() {
+	case $1 in
+	split) echo "in_order=0 0 0" ;;
+	inorder) echo "in_order=1,mrg_rxbuf=0 0 1" ;;
+	packed) echo "packed_vq=1,in_order=0 1 0" ;;
+	packed_inorder) echo "packed_vq=1,in_order=1 1 1" ;;
+	*) return 1 ;;
+	esac
+}
 
-# --- txonly: testpmd -> device -> tap --------------------------------------
+session() { # name
+	S=$1
+	args=$(session_args "$S") || ktap_bail "unknown session $S"
+	ktap_diag "session $S: $(field 1 "$args")"
+	t0=$(now)
+	tp_launch "$DEV" "$TAP" "$QSIZE" 4096 "$tmp/testpmd-$S.log" "$(field 1 "$args")" ||
+		ktap_bail "cannot start testpmd"
 
-hold() { sleep "$TX_SECONDS"; }
+	if tp_wait 0 '^testpmd> ' && grep -q '^Port 0: ' "$tp_log"; then
+		ktap_ok "${S}_testpmd_start"
+		ktap_diag "$(grep -m1 -o 'DPDK [0-9.]*' "$tp_log"): testpmd ready in $(elapsed "$t0") s"
+	else
+		sed 's/^/# testpmd: /' "$tp_log"
+		ktap_bail "testpmd did not start its port on $DEV"
+	fi
 
-rx0=$(stat_of rx_packets)
-rxb0=$(stat_of rx_bytes)
-run_mode txonly hold || ktap_bail "testpmd did not run txonly"
-tx=$(field 2 "$fwd")
-got=$(($(stat_of rx_packets) - rx0))
-gotb=$(($(stat_of rx_bytes) - rxb0))
-ktap_diag "txonly: testpmd sent $tx frames in ${TX_SECONDS} s, the tap received $got ($((got / TX_SECONDS)) frames/s), $gotb bytes"
-if [ "$tx" -lt "$MIN_TX" ]; then
-	ktap_diag "testpmd could put only $tx frames on the ring: the device does not consume them"
-	ktap_fail txonly_to_tap
-elif [ $((got * 10)) -lt $((tx * 9)) ] || [ "$got" -gt "$tx" ]; then
-	ktap_diag "the tap received $got of $tx frames"
-	ktap_fail txonly_to_tap
-elif [ "$gotb" -ne $((got * 64)) ]; then
-	ktap_diag "frames on the tap are not all 64 bytes long: $gotb bytes in $got frames"
-	ktap_fail txonly_to_tap
-else
-	ktap_ok txonly_to_tap
-fi
+	feat=$(tp_features)
+	if [ -n "$feat" ]; then
+		fp=$(( (0x$feat >> 34) & 1 ))
+		fo=$(( (0x$feat >> 35) & 1 ))
+		if [ "$fp $fo" = "$(field 2 "$args") $(field 3 "$args")" ]; then
+			ktap_ok "${S}_features" "negotiated 0x$feat: RING_PACKED $fp, IN_ORDER $fo"
+		else
+			ktap_fail "${S}_features" "negotiated 0x$feat: RING_PACKED $fp, IN_ORDER $fo; wanted $(field 2 "$args") $(field 3 "$args")"
+		fi
+	else
+		ktap_fail "${S}_features" "the virtio PMD did not log the features it negotiated"
+	fi
 
-# --- rxonly: tap -> device -> testpmd --------------------------------------
+	# --- txonly: testpmd -> device -> tap --------------------------------------
 
-txd0=$(stat_of tx_dropped)
-run_mode rxonly inject || ktap_bail "testpmd did not run rxonly"
-rx=$(field 1 "$fwd")
-rxb=$(field 2 "$pst")
-ktap_diag "rxonly: $sent frames sent on the tap, testpmd received $rx ($rxb bytes), tap dropped $(($(stat_of tx_dropped) - txd0))"
-if [ "$sent" -ne "$FRAMES" ]; then
-	ktap_diag "helper_rawsend sent $sent of $FRAMES frames"
-	ktap_fail tap_to_rxonly
-elif [ $((rx * 10)) -lt $((FRAMES * 9)) ] || [ "$rx" -gt "$FRAMES" ]; then
-	ktap_diag "testpmd received $rx of $FRAMES frames"
-	ktap_fail tap_to_rxonly
-elif [ "$rxb" -ne $((rx * 64)) ]; then
-	ktap_diag "testpmd's frames are not all 64 bytes long: $rxb bytes in $rx frames"
-	ktap_fail tap_to_rxonly
-else
-	ktap_ok tap_to_rxonly
-fi
+	hold() { sleep "$TX_SECONDS"; }
 
-# --- io: tap -> device -> testpmd -> device -> tap -------------------------
+	rx0=$(stat_of rx_packets)
+	rxb0=$(stat_of rx_bytes)
+	run_mode txonly hold || ktap_bail "testpmd did not run txonly"
+	tx=$(field 2 "$fwd")
+	got=$(($(stat_of rx_packets) - rx0))
+	gotb=$(($(stat_of rx_bytes) - rxb0))
+	ktap_diag "txonly: testpmd sent $tx frames in ${TX_SECONDS} s, the tap received $got ($((got / TX_SECONDS)) frames/s), $gotb bytes"
+	if [ "$tx" -lt "$MIN_TX" ]; then
+		ktap_diag "testpmd could put only $tx frames on the ring: the device does not consume them"
+		ktap_fail "${S}_txonly_to_tap"
+	elif [ $((got * 10)) -lt $((tx * 9)) ] || [ "$got" -gt "$tx" ]; then
+		ktap_diag "the tap received $got of $tx frames"
+		ktap_fail "${S}_txonly_to_tap"
+	elif [ "$gotb" -ne $((got * 64)) ]; then
+		ktap_diag "frames on the tap are not all 64 bytes long: $gotb bytes in $got frames"
+		ktap_fail "${S}_txonly_to_tap"
+	else
+		ktap_ok "${S}_txonly_to_tap"
+	fi
 
-rx0=$(stat_of rx_packets)
-run_mode io inject || ktap_bail "testpmd did not run io"
-back=$(($(stat_of rx_packets) - rx0))
-ktap_diag "io: $sent frames sent on the tap, testpmd received $(field 1 "$fwd") and sent $(field 2 "$fwd"), $back came back"
-if [ "$sent" -ne "$FRAMES" ] || [ $((back * 10)) -lt $((FRAMES * 9)) ] ||
-	[ "$back" -gt "$FRAMES" ]; then
-	ktap_fail io_loopback
-else
-	ktap_ok io_loopback
-fi
+	# --- rxonly: tap -> device -> testpmd --------------------------------------
 
-t1=$(now)
-echo quit >&3
-tp_wait 0 '^Bye' || ktap_diag "testpmd did not quit cleanly"
-wait "$tp_pid"
-rc=$?
-tp_pid=
-ktap_diag "testpmd exited with status $rc in $(elapsed "$t1") s"
+	txd0=$(stat_of tx_dropped)
+	run_mode rxonly inject || ktap_bail "testpmd did not run rxonly"
+	rx=$(field 1 "$fwd")
+	rxb=$(field 2 "$pst")
+	ktap_diag "rxonly: $sent frames sent on the tap, testpmd received $rx ($rxb bytes), tap dropped $(($(stat_of tx_dropped) - txd0))"
+	if [ "$sent" -ne "$FRAMES" ]; then
+		ktap_diag "helper_rawsend sent $sent of $FRAMES frames"
+		ktap_fail "${S}_tap_to_rxonly"
+	elif [ $((rx * 10)) -lt $((FRAMES * 9)) ] || [ "$rx" -gt "$FRAMES" ]; then
+		ktap_diag "testpmd received $rx of $FRAMES frames"
+		ktap_fail "${S}_tap_to_rxonly"
+	elif [ "$rxb" -ne $((rx * 64)) ]; then
+		ktap_diag "testpmd's frames are not all 64 bytes long: $rxb bytes in $rx frames"
+		ktap_fail "${S}_tap_to_rxonly"
+	else
+		ktap_ok "${S}_tap_to_rxonly"
+	fi
 
+	# --- io: tap -> device -> testpmd -> device -> tap -------------------------
+
+	rx0=$(stat_of rx_packets)
+	run_mode io inject || ktap_bail "testpmd did not run io"
+	back=$(($(stat_of rx_packets) - rx0))
+	ktap_diag "io: $sent frames sent on the tap, testpmd received $(field 1 "$fwd") and sent $(field 2 "$fwd"), $back came back"
+	if [ "$sent" -ne "$FRAMES" ] || [ $((back * 10)) -lt $((FRAMES * 9)) ] ||
+		[ "$back" -gt "$FRAMES" ]; then
+		ktap_fail "${S}_io_loopback"
+	else
+		ktap_ok "${S}_io_loopback"
+	fi
+
+	t1=$(now)
+	echo quit >&3
+	tp_wait 0 '^Bye' || ktap_diag "testpmd did not quit cleanly"
+	wait "$tp_pid"
+	rc=$?
+	tp_pid=
+	ktap_diag "testpmd exited with status $rc in $(elapsed "$t1") s"
+}
+
+for s in $SESSIONS; do
+	session "$s"
+done
 ktap_finish

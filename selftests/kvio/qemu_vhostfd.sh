@@ -30,11 +30,21 @@
 #   mq_transfer       ping and two streams each way on the two-queue NIC
 #   mq_both_queues    the guest took interrupts on both receive queues
 #
+# With KVIO_NESTED_RING=packed (qemu_packed.sh), every NIC has packed=on,
+# and two more checks run:
+#
+#   ring_format       the guest's driver negotiated VIRTIO_F_RING_PACKED
+#                     on every NIC (so the device ran packed rings)
+#   userspace_same    a third NIC, kvt2, vhost=off with packed=on (QEMU's
+#                     own packed-ring virtio-net), gives the same results:
+#                     ping and a sha256-checked file each way
+#
 # usage: qemu_vhostfd.sh [BINDIR]    (BINDIR holds helper_tapfds; default:
 #                                     this script's directory)
 # env:   KVIO_VHOST_DEV       the vhost-net device (default /dev/kvio-net)
 #        KVIO_NESTED_KERNEL   the guest's kernel release, from /boot (default:
 #                             the newest 6.1.*, else the running kernel)
+#        KVIO_NESTED_RING     split (default) or packed
 #        KVIO_NESTED_ACCEL    kvm, tcg or auto (default: kvm if it can be
 #                             had, else tcg; a KVM session that dies or
 #                             stalls is done again under TCG, see below)
@@ -78,6 +88,26 @@ PORTS1="5011 5012 5013 5014"
 
 KTAP_NAMES="nested_boot vhost_in_use ping guest_to_host host_to_guest tap_counters
 mq_transfer mq_both_queues"
+
+# The ring format: packed adds a NIC served by QEMU itself (kvt2).
+RING=${KVIO_NESTED_RING:-split}
+TAP2=kvt2
+HOST2=192.168.79.1
+GUEST2=192.168.79.2
+MAC2=
+PORTS2="5021 5022"
+case $RING in
+split) NIC_OPT= ;;
+packed)
+	NIC_OPT=,packed=on
+	MAC2=52:54:00:79:00:02
+	KTAP_NAMES="$KTAP_NAMES ring_format userspace_same"
+	;;
+*)
+	echo "KVIO_NESTED_RING=$RING: split or packed" >&2
+	exit 1
+	;;
+esac
 
 # shellcheck source=SCRIPTDIR/lib/ktap.sh
 . "$here/lib/ktap.sh"
@@ -131,6 +161,22 @@ recv "$HOST1" "$P1_H2G_A" /in1 mq-h2g-a 1 &
 recv "$HOST1" "$P1_H2G_B" /in2 mq-h2g-b 2 &
 wait
 
+# The ring format each NIC's driver negotiated (bit 34: RING_PACKED).
+for i in $ifa $ifb; do
+	say ring "$i" "$(cut -c35 "/sys/class/net/$i/device/features")"
+done
+# The NIC QEMU serves itself, if there is one: the same checks, smaller.
+if [ -n "$MAC2" ]; then
+	ifc=$(net_up "$MAC2" "$GUEST2")
+	say ring "${ifc:-none}" "$(cut -c35 "/sys/class/net/$ifc/device/features")"
+	ping_wait "$HOST2"
+	ping -c 5 -i 0.2 "$HOST2" | tail -n 2 | tr '\n' ' ' | sed 's/^/KVIO: u-ping /'
+	echo
+	head -c $((MQ_XFER_KB * 1024)) /dev/urandom >/out3
+	send "$HOST2" "$P2_G2H" /out3 u-g2h
+	recv "$HOST2" "$P2_H2G" /in3 u-h2g
+fi
+
 vdev=$(basename "$(readlink "/sys/class/net/$ifb/device")")
 grep "$vdev-" /proc/interrupts | while read -r _ c0 c1 rest; do
 	say irq "${rest##* }" $((c0 + c1))
@@ -144,11 +190,12 @@ EOF
 # /kvio.conf: the addresses and ports.
 write_guest_conf() {
 	# shellcheck disable=SC2086 # lists of port numbers
-	set -- $PORTS0 $PORTS1
+	set -- $PORTS0 $PORTS1 $PORTS2
 	cat <<EOF2
-HOST0=$HOST0 GUEST0=$GUEST0 HOST1=$HOST1 GUEST1=$GUEST1
-MAC0=$MAC0 MAC1=$MAC1 PINGS=$PINGS
+HOST0=$HOST0 GUEST0=$GUEST0 HOST1=$HOST1 GUEST1=$GUEST1 HOST2=$HOST2 GUEST2=$GUEST2
+MAC0=$MAC0 MAC1=$MAC1 MAC2=$MAC2 PINGS=$PINGS
 P0_H2G=$1 P0_G2H=$2 P1_H2G_A=$3 P1_G2H_A=$4 P1_H2G_B=$5 P1_G2H_B=$6
+P2_H2G=$7 P2_G2H=$8
 EOF2
 }
 
@@ -174,11 +221,18 @@ start_qemu() {
 	nested_smp=2
 	nested_append="kvio_xfer=$XFER_KB:$MQ_XFER_KB"
 	nested_wrap="$tapfds $TAP1 6,7"
+	if [ -n "$MAC2" ]; then
+		set -- -netdev "tap,id=n2,ifname=$TAP2,script=no,downscript=no,vhost=off" \
+			-device "virtio-net-pci,netdev=n2,mac=$MAC2,packed=on,romfile="
+	else
+		set --
+	fi
 	nested_qemu guest 3 \
 		-netdev "tap,id=n0,ifname=$TAP0,script=no,downscript=no,vhost=on,vhostfd=3" \
-		-device "virtio-net-pci,netdev=n0,mac=$MAC0,romfile=" \
+		-device "virtio-net-pci,netdev=n0,mac=$MAC0,romfile=$NIC_OPT" \
 		-netdev "tap,id=n1,fds=6:7,vhost=on,vhostfds=4:5" \
-		-device "virtio-net-pci,netdev=n1,mac=$MAC1,mq=on,vectors=6,romfile="
+		-device "virtio-net-pci,netdev=n1,mac=$MAC1,mq=on,vectors=6,romfile=$NIC_OPT" \
+		"$@"
 }
 
 # The files to move and the listeners for them, sized for accelerator $1
@@ -197,13 +251,18 @@ setup_transfers() {
 	head -c $((MQ_XFER_KB * 1024)) /dev/urandom >"$tmp/out1"
 	head -c $((MQ_XFER_KB * 1024)) /dev/urandom >"$tmp/out2"
 	# shellcheck disable=SC2086 # lists of port numbers
-	set -- $PORTS0 $PORTS1
+	set -- $PORTS0 $PORTS1 $PORTS2
 	nested_serve "$1" "$tmp/out0"
 	nested_take "$2" "$tmp/in0"
 	nested_serve "$3" "$tmp/out1"
 	nested_take "$4" "$tmp/in1"
 	nested_serve "$5" "$tmp/out2"
 	nested_take "$6" "$tmp/in2"
+	if [ -n "$MAC2" ]; then
+		head -c $((MQ_XFER_KB * 1024)) /dev/urandom >"$tmp/out3"
+		nested_serve "$7" "$tmp/out3"
+		nested_take "$8" "$tmp/in3"
+	fi
 }
 
 stop_qemu() {
@@ -221,7 +280,7 @@ ktap_plan
 ktap_diag "device $DEV, guest kernel $kver, $(qemu-system-x86_64 --version | head -n 1)"
 [ -c "$DEV" ] || ktap_bail "$DEV is not a character device (module not loaded?)"
 [ -x "$tapfds" ] || ktap_bail "$tapfds is missing (build the selftests)"
-for t in $TAP0 $TAP1; do
+for t in $TAP0 $TAP1 ${MAC2:+$TAP2}; do
 	ip link show "$t" >/dev/null 2>&1 && ktap_bail "$t exists already"
 done
 
@@ -237,6 +296,10 @@ ktap_diag "guest kernel image: ${boot#-kernel }"
 
 nested_tap "$TAP0" "$HOST0" || ktap_bail "cannot set up $TAP0"
 nested_tap "$TAP1" "$HOST1" multi_queue || ktap_bail "cannot set up $TAP1"
+if [ -n "$MAC2" ]; then
+	nested_tap "$TAP2" "$HOST2" || ktap_bail "cannot set up $TAP2"
+fi
+ktap_diag "ring format: $RING"
 
 nested_pick_accel
 
@@ -378,6 +441,30 @@ if [ "${in0:-0}" -gt 0 ] && [ "${in1:-0}" -gt 0 ]; then
 	ktap_result ok mq_both_queues
 else
 	ktap_result fail mq_both_queues "receive interrupts: queue 0 ${in0:-none}, queue 1 ${in1:-none}"
+fi
+
+if [ -n "$MAC2" ]; then
+	rings=$(tr -d '\r' <"$tmp/guest.console" | sed -n 's/^KVIO: ring //p' | tr '\n' ' ')
+	ktap_diag "RING_PACKED negotiated per NIC: $rings"
+	# shellcheck disable=SC2086 # the guest's words: "nic bit" pairs
+	set -- $rings
+	if [ $# -eq 6 ] && [ "$2" = 1 ] && [ "$4" = 1 ] && [ "$6" = 1 ]; then
+		ktap_result ok ring_format
+	else
+		ktap_result fail ring_format "expected bit 34 set on three NICs"
+	fi
+	up=$(guest u-ping)
+	ug=$(guest u-g2h)
+	uh=$(guest u-h2g)
+	ktap_diag "QEMU's own packed NIC: $up"
+	uloss=$(nested_loss_of "$up")
+	if [ -n "$uloss" ] && [ "$uloss" -le 20 ] &&
+		nested_intact "$ug" "$tmp/in3" && nested_intact "$uh" "$tmp/out3" &&
+		[ "$(nested_field 2 "$ug")" -eq "$MQ_KB" ]; then
+		ktap_result ok userspace_same "QEMU's packed NIC: $MQ_XFER_KB KiB each way intact, as on kvio's"
+	else
+		ktap_result fail userspace_same "guest says g2h '$ug', h2g '$uh'"
+	fi
 fi
 
 stop_qemu

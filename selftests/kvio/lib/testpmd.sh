@@ -25,9 +25,11 @@ tp_tap() { # name
 }
 
 # Start testpmd on device $1 with tap $2, rings of $3, $4 mbufs, its log
-# in file $5 (its command fifo beside it).  Lcore 0 reads commands,
-# lcore 1 forwards.  Returns once the command fifo is open.
-tp_launch() { # dev tap qsize mbufs log
+# in file $5 (its command fifo beside it), and $6, if given, more
+# virtio-user arguments (packed_vq=1,in_order=0, ...).  Lcore 0 reads
+# commands, lcore 1 forwards; the virtio PMD logs the features it
+# negotiated (tp_features).  Returns once the command fifo is open.
+tp_launch() { # dev tap qsize mbufs log [vdev-args]
 	tp_log=$5
 	: >"$tp_log"
 	rm -f "$tp_log.in"
@@ -36,7 +38,8 @@ tp_launch() { # dev tap qsize mbufs log
 	exec 3<>"$tp_log.in"
 	stdbuf -oL -eL dpdk-testpmd -v --no-huge -m 128 --no-pci --no-shconf \
 		-l 0-1 --no-telemetry --log-level=lib.eal:warning \
-		"--vdev=virtio_user0,path=$1,queues=1,queue_size=$3,iface=$2" \
+		--log-level=pmd.net.virtio.init:debug \
+		"--vdev=virtio_user0,path=$1,queues=1,queue_size=$3,iface=$2${6:+,$6}" \
 		-- -i --rxd="$3" --txd="$3" --total-num-mbufs="$4" \
 		<&3 >"$tp_log" 2>&1 &
 	tp_pid=$!
@@ -69,4 +72,11 @@ tp_fwd_stats() {
 	/Forward statistics for port 0/ { f = 1; next }
 	f && /RX-packets:/ { rx = $2 }
 	f && /TX-packets:/ { print rx, $2; exit }'
+}
+
+# The features the virtio PMD negotiated with the device, in hex (empty if
+# it did not say).
+tp_features() {
+	sed -n 's/.*features after negotiate = \([0-9a-fA-F]*\).*/\1/p' "$tp_log" |
+		tail -n 1
 }
