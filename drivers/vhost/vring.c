@@ -169,14 +169,19 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		return 0;
 
 	kvio_vring_init_is_le(vr);
-	vr->packed = kvio_has_feature(vr, VIRTIO_F_RING_PACKED);
-	if (vr->packed) {
+	/*
+	 * The format changes only once the ring is ready for it: a VMM
+	 * whose new backend fails here gets the old one back, which must
+	 * find the ring as it left it.
+	 */
+	if (kvio_has_feature(vr, VIRTIO_F_RING_PACKED)) {
 		int ret = kvio_packed_start(vr);
 
 		if (ret) {
 			vr->is_le = is_le;
 			return ret;
 		}
+		vr->packed = true;
 		vr->broken = false;
 		return 0;
 	}
@@ -192,6 +197,7 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 	if (get_user(used_idx, &vr->used->idx))
 		goto fault;
 	vr->last_used_idx = kvio16_to_cpu(vr, used_idx);
+	vr->packed = false;
 	/* Read the guest's index again: it may be why the ring broke. */
 	vr->avail_idx = vr->last_avail_idx;
 	vr->broken = false;
