@@ -631,6 +631,8 @@ void ndp_scenario(struct ndp *g)
 		if (g->cfg->flags & NDP_DIRTY)
 			ndp_enable_log(g);
 		ndp_run_traffic(g);
+		g->run->stats[NDP_RX] = g->vq[NDP_RX].vq.stats;
+		g->run->stats[NDP_TX] = g->vq[NDP_TX].vq.stats;
 		ndp_stop_device(g);
 		if (g->log && !g->stop)
 			ndp_check_log(g);

@@ -92,6 +92,7 @@ struct ndp_run {
 	struct kvio_run steps;	/* what the kvio_* ioctl wrappers record */
 	int nfail;
 	int truncated;
+	struct vq_stats stats[2];	/* each queue's, at the end */
 	unsigned int nev;
 	char msg[NDP_MSG_LEN];	/* self-check failures, one per line */
 	struct ndp_ev ev[NDP_MAX_EV];
