@@ -9,6 +9,15 @@
  * longest one.  fz_reap() takes used elements back and checks each names
  * a chain in flight.  While an input does nothing else, a ring that stops
  * (its error eventfd fires) stopped for nothing: a finding.
+ *
+ * This is the one driver of split rings not built on the selftests'
+ * virtqueue library (selftests/kvio/lib/vq.c), which the raw writers
+ * here do use: this one follows rings whose size and addresses the
+ * input's VMM operations change under chains in flight, checks every
+ * access against what the input made inaccessible, shares its avail
+ * index with the raw operations, and takes indirect tables from a pool of
+ * FZ_GOOD_HEADS for rings of up to 32768 entries.  The library would need
+ * all four; until it has them, this stays.
  */
 #include <errno.h>
 #include <poll.h>
