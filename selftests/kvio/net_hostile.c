@@ -285,7 +285,8 @@ TEST_F_TIMEOUT(pair, frame_max, 120)
 	static __u8 f[NH_MAX_FRAME + 64];
 	__u8 *buf = ndp_hva(a, NH_ALIAS);
 	struct ndp_chain ch = {
-		.n = 1, .gpa = { NH_ALIAS }, .len = { NDP_HDR_LEN + NH_MAX_FRAME },
+		.n = 1, .gpa = { NH_ALIAS },
+		.len = { NDP_HDR_LEN + NH_MAX_FRAME },
 	};
 	struct sockaddr_ll ll;
 	unsigned int serial, i;

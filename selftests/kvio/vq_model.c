@@ -24,9 +24,12 @@
 #define VM_MEM		(4UL << 20)
 #define VM_BUFS		(2UL << 20)	/* buffer addresses: not touched */
 #define VM_PIECES	4
-#define VM_F_AVAIL	(1 << VRING_PACKED_DESC_F_AVAIL)
-#define VM_F_USED	(1 << VRING_PACKED_DESC_F_USED)
-#define VM_WRAP		(1 << VRING_PACKED_EVENT_F_WRAP_CTR)
+#ifndef BIT
+#define BIT(nr)		(1U << (nr))
+#endif
+#define VM_F_AVAIL	BIT(VRING_PACKED_DESC_F_AVAIL)
+#define VM_F_USED	BIT(VRING_PACKED_DESC_F_USED)
+#define VM_WRAP		BIT(VRING_PACKED_EVENT_F_WRAP_CTR)
 
 /* What the driver added, by id. */
 struct vm_buf {
@@ -359,8 +362,8 @@ static void vm_run(struct __test_metadata *_metadata, const struct vq_cfg *cfg,
 	if (cfg->in_order)
 		EXPECT_LT(0, m->vq.stats.batched);
 	ksft_print_msg("%lu buffers, %lu back through %lu batch entries, %lu laps\n",
-		       m->vq.stats.used, m->vq.stats.batched, m->vq.stats.batches,
-		       m->vq.stats.used / cfg->num);
+		       m->vq.stats.used, m->vq.stats.batched,
+		       m->vq.stats.batches, m->vq.stats.used / cfg->num);
 	vm_free(m);
 	free(m);
 }
@@ -454,11 +457,13 @@ static void vm_event(struct vm *m, unsigned int ahead)
 		e->off_wrap = pos | (wrap ? VM_WRAP : 0);
 		e->flags = VRING_PACKED_EVENT_FLAG_DESC;
 	} else {
-		u->ring[m->vq.cfg.num].id = m->avail + ahead;	/* avail_event */
+		/* avail_event */
+		u->ring[m->vq.cfg.num].id = m->avail + ahead;
 	}
 }
 
-static void vm_kicks(struct __test_metadata *_metadata, const struct vq_cfg *cfg)
+static void vm_kicks(struct __test_metadata *_metadata,
+		     const struct vq_cfg *cfg)
 {
 	struct vm *m = calloc(1, sizeof(*m));
 	unsigned int round, i, ahead;
@@ -498,7 +503,8 @@ TEST(kick_packed_desc)
 
 TEST(kick_flags)
 {
-	struct vq_cfg split = { .num = 16 }, packed = { .num = 16, .packed = true };
+	struct vq_cfg split = { .num = 16 };
+	struct vq_cfg packed = { .num = 16, .packed = true };
 	struct vring_packed_desc_event *e;
 	struct vring_used *u;
 	struct vm *m = calloc(1, sizeof(*m));
@@ -552,14 +558,16 @@ static void vm_disarmed(struct __test_metadata *_metadata, struct vm *m,
 
 	if (cfg->packed) {
 		EXPECT_EQ(VRING_PACKED_EVENT_FLAG_DISABLE, e->flags);
-	} else if (cfg->event_idx) {
-		EXPECT_EQ((__u16)(m->used - 1), av->ring[cfg->num]);
-	} else {
-		EXPECT_EQ(VRING_AVAIL_F_NO_INTERRUPT, av->flags);
+		return;
 	}
+	if (cfg->event_idx) {
+		EXPECT_EQ((__u16)(m->used - 1), av->ring[cfg->num]);
+		return;
+	}
+	EXPECT_EQ(VRING_AVAIL_F_NO_INTERRUPT, av->flags);
 }
 
-/* The driver's requests for used buffer notifications, as the device reads them. */
+/* The driver's requests for used buffer notifications, as the device sees. */
 TEST(arm)
 {
 	static const struct vq_cfg cfgs[4] = {
@@ -600,8 +608,10 @@ TEST(base)
 	ASSERT_EQ(0, vm_new(m, &cfg));
 	EXPECT_EQ(0x80008000, vq_base(&m->vq));
 	vq_reset(&m->vq, 5 | 5 << 16);	/* position 5, wrap counters 0 */
-	m->avail = m->used = 5;
-	m->avail_wrap = m->used_wrap = false;
+	m->avail = 5;
+	m->used = 5;
+	m->avail_wrap = false;
+	m->used_wrap = false;
 	for (i = 0; i < 4; i++) {
 		ASSERT_LE(0, vm_one(m));
 		ASSERT_EQ(1, vm_take(m));

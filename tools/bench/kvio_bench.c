@@ -81,14 +81,15 @@
 #define ECHO_MS		2000		/* pingpong: no echo for that long */
 #define Q_RX		0
 #define Q_TX		1
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 enum mode { M_TX, M_RX, M_PINGPONG };
 enum vq_mode { VQ_SPLIT, VQ_PACKED, VQ_IN_ORDER, VQ_PACKED_IN_ORDER };
+enum pin_mode { PIN_DEFAULT, PIN_NONE, PIN_SAME, PIN_SPLIT };
 
 static const char * const vq_mode_name[] = {
 	"split", "packed", "in_order", "packed_in_order",
 };
-enum pin_mode { PIN_DEFAULT, PIN_NONE, PIN_SAME, PIN_SPLIT };
 
 /* Phases of a tx or rx run, set by the controller, followed by drivers. */
 enum phase { PH_SETUP, PH_WARM, PH_RUN, PH_STOP, PH_EXIT };
@@ -1498,7 +1499,7 @@ static enum vq_mode vq_mode_arg(const char *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(vq_mode_name) / sizeof(vq_mode_name[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(vq_mode_name); i++)
 		if (!strcmp(s, vq_mode_name[i]))
 			return i;
 	bad_usage();

@@ -188,7 +188,8 @@ static int fz_chain_descs(struct fz_dev *d, struct fz_ring *q,
 	if (t) {
 		for (i = 0; i < ch->n; i++)
 			vq_desc_set(t + i, ch->gpa[i], ch->len[i],
-				 wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0), i + 1);
+				    wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0),
+				    i + 1);
 		fz_set_desc(d, q, head, tgpa, ch->n * sizeof(*t),
 			    VRING_DESC_F_INDIRECT, 0);
 		q->link[head] = (q->serial % FZ_GOOD_HEADS) | 0x8000;

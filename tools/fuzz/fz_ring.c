@@ -197,7 +197,7 @@ void fz_op_table(struct fz_exec *x, const __u8 *a)
 		return;
 	for (i = 0; i < n; i++)
 		vq_desc_set(t + i, gpa + fz_step(a[10], i, len), len,
-			 fz_flags(a[8]), fz_next(a[9], i, n));
+			    fz_flags(a[8]), fz_next(a[9], i, n));
 }
 
 /* Whole chains */
@@ -245,10 +245,10 @@ static __u64 fz_chain_table(struct fz_chainop *c, unsigned int t,
 
 		if (nested)
 			vq_desc_set(tb + i, inner, n * sizeof(*tb),
-				 VRING_DESC_F_INDIRECT | next, i + 1);
+				    VRING_DESC_F_INDIRECT | next, i + 1);
 		else
 			vq_desc_set(tb + i, c->gpa + fz_step(c->step, i, len),
-				 fz_share(c, i, n), c->eflags | next, i + 1);
+				    fz_share(c, i, n), c->eflags | next, i + 1);
 	}
 	return FZ_GPA + off;
 }

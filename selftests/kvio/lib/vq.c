@@ -34,10 +34,14 @@
 
 #include "vq.h"
 
+#ifndef BIT
+#define BIT(nr)		(1U << (nr))
+#endif
+
 #define VQ_PAGE		4096UL
-#define VQ_F_AVAIL	(1 << VRING_PACKED_DESC_F_AVAIL)
-#define VQ_F_USED	(1 << VRING_PACKED_DESC_F_USED)
-#define VQ_WRAP		(1 << VRING_PACKED_EVENT_F_WRAP_CTR)
+#define VQ_F_AVAIL	BIT(VRING_PACKED_DESC_F_AVAIL)
+#define VQ_F_USED	BIT(VRING_PACKED_DESC_F_USED)
+#define VQ_WRAP		BIT(VRING_PACKED_EVENT_F_WRAP_CTR)
 
 #define vq_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 
@@ -291,7 +295,8 @@ static int vq_alloc(struct vq *vq, unsigned int ndesc, __u16 *pos)
 		}
 	} else {
 		/* in order, the links stay i + 1: the table is used in turn */
-		id = d = vq->free_head;
+		id = vq->free_head;
+		d = id;
 		for (i = 0; i < ndesc; i++) {
 			if (pos)
 				pos[i] = d;
@@ -338,16 +343,16 @@ static void vq_write_split(struct vq *vq, unsigned int id,
 		t = vq_ind(vq, id, &tgpa);
 		for (i = 0; i < n; i++)
 			vq_desc_set(t + i, buf[i].gpa, buf[i].len,
-				     vq_dir(i, out) |
-				     (i + 1 < n ? VRING_DESC_F_NEXT : 0), i + 1);
+				    vq_dir(i, out) |
+				    (i + 1 < n ? VRING_DESC_F_NEXT : 0), i + 1);
 		vq_desc_set(vq->desc + id, tgpa, n * sizeof(*t),
-			     VRING_DESC_F_INDIRECT, 0);
+			    VRING_DESC_F_INDIRECT, 0);
 		return;
 	}
 	for (i = 0; i < n; i++, cur = vq->next[cur]) {
 		more = i + 1 < n ? VRING_DESC_F_NEXT : 0;
 		vq_desc_set(vq->desc + cur, buf[i].gpa, buf[i].len,
-			     vq_dir(i, out) | more, more ? vq->next[cur] : 0);
+			    vq_dir(i, out) | more, more ? vq->next[cur] : 0);
 	}
 }
 

@@ -67,7 +67,7 @@ struct vq_stats {
 	unsigned long added;		/* buffers made available */
 	unsigned long used;		/* buffers given back */
 	unsigned long batches;		/* in order: entries for > 1 buffer */
-	unsigned long batched;		/* buffers given back without an entry */
+	unsigned long batched;		/* buffers back without an entry */
 	unsigned long kicks_needed;	/* vq_kick_needed() said yes */
 };
 
@@ -85,7 +85,7 @@ struct vq {
 	struct vring_packed_desc_event *drv_event, *dev_event;
 
 	struct vq_id *ids;
-	__u16 *next;		/* split: descriptor links; packed: id free list */
+	__u16 *next;		/* split: descriptor links; packed: free ids */
 	__u16 *order;		/* in order: ids in flight, oldest first */
 	__u8 *lap;		/* packed: avail wrap counter per position */
 	unsigned int order_head, inflight, nfree;
