@@ -100,22 +100,30 @@ selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp $(VMLINUX_X)
 	$(MAKE) -C $(TOP)/selftests/kvio KSFT_DIR=$(KSFT_DIR) \
 		UAPI_INC=$(BUILD)/uapi OUTPUT=$(BUILD)/selftests
 
-$(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(BUILD)/uapi/.stamp
+# The userspace virtio driver the selftests, the fuzzer and the benchmark
+# share: one virtqueue library.
+VQ_SRC := $(TOP)/selftests/kvio/lib/vq.c
+VQ_HDR := $(TOP)/selftests/kvio/lib/vq.h
+
+$(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(VQ_SRC) $(VQ_HDR) \
+		$(BUILD)/uapi/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi -pthread -o $@ $< -pthread
+	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi \
+		-I$(TOP)/selftests/kvio/lib -pthread -o $@ $< $(VQ_SRC) -pthread
 
 check: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/check.sh
 
 # The fuzzer (tools/fuzz): its own sources and the selftests' userspace
-# virtio driver, ndp_*.c and diff_*.c.
+# virtio driver, ndp_*.c, diff_*.c and the virtqueue library lib/vq.c.
 FUZZ_SRCS = $(wildcard $(TOP)/tools/fuzz/*.c) \
 	$(wildcard $(TOP)/selftests/kvio/ndp_*.c) \
-	$(TOP)/selftests/kvio/diff_env.c $(TOP)/selftests/kvio/diff_rec.c
+	$(TOP)/selftests/kvio/diff_env.c $(TOP)/selftests/kvio/diff_rec.c \
+	$(VQ_SRC)
 FUZZ_HDRS = $(wildcard $(TOP)/tools/fuzz/*.h) \
 	$(TOP)/selftests/kvio/net_datapath.h $(TOP)/selftests/kvio/vhost_diff.h \
-	$(TOP)/uapi/linux/kvio_vhost_compat.h
+	$(TOP)/uapi/linux/kvio_vhost_compat.h $(VQ_HDR)
 
 .PHONY: fuzz
 fuzz: $(BUILD)/fuzz/kvio_fuzz $(VMLINUX_X)

@@ -231,8 +231,7 @@ static int ndp_vmm_ring(struct ndp *g, unsigned int idx, __u16 base)
 	struct ndp_vq *q = &g->vq[idx];
 	struct vhost_vring_addr a;
 
-	kvio_ring_addr_at(&a, idx, g->mem);
-	a.log_guest_addr = q->used_gpa;
+	vq_addr(&q->vq, idx, &a);
 	return ndp_vmm_io(g, "vring num", VHOST_SET_VRING_NUM, &num) ||
 	       ndp_vmm_io(g, "vring base", VHOST_SET_VRING_BASE, &b) ||
 	       ndp_vmm_io(g, "vring addr", VHOST_SET_VRING_ADDR, &a) ||
@@ -473,12 +472,7 @@ static void ndp_flow_wait(struct ndp_flow *f, int ms)
 	unsigned int i;
 
 	for (i = 0; i < 2; i++)
-		if (ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
-			vring_used_event(&g->vq[i].vr) = g->vq[i].last_used;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (i = 0; i < 2; i++)
-		if (__atomic_load_n(&g->vq[i].vr.used->idx, __ATOMIC_ACQUIRE) !=
-		    g->vq[i].last_used)
+		if (!vq_arm(&g->vq[i].vq))
 			return;
 	poll(p, 4, ms);
 	for (i = 0; i < 2; i++)

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * net_datapath, the VMM and driver side: guest memory registered at a
- * guest-physical address that differs from its host address, split rings
- * (ring addresses as host virtual addresses, buffer addresses as GPAs, as
- * QEMU does), the device set up the way QEMU sets up vhost-net for a tap
- * with vnet_hdr=on, the driver's half of notification suppression, and
+ * guest-physical address that differs from its host address, rings laid
+ * out there by lib/vq.c (split or packed, as the features say; ring
+ * addresses as host virtual addresses, buffer addresses as GPAs, as QEMU
+ * does), the device set up the way QEMU sets up vhost-net for a tap with
+ * vnet_hdr=on, each buffer's serial, the waits for notifications, and
  * the stop sequence QEMU uses before it reads the dirty log.
  */
 #include <arpa/inet.h>
@@ -30,12 +31,8 @@
 #include "net_datapath.h"
 
 #define NDP_ETH_P		0x88b5	/* IEEE local experimental */
-#define NDP_IND_OFF		0x30000UL	/* indirect tables, 64K a queue */
-#define NDP_IND_SLOT		(NDP_MAX_PIECES * sizeof(struct vring_desc))
 #define NDP_WAIT_MS		3000
 #define NDP_RCVBUF		(16 << 20)
-
-#define ndp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 void ndp_fail(struct ndp *g, const char *fmt, ...)
 {
@@ -223,29 +220,42 @@ static int ndp_macvtap(struct ndp *g)
 
 /* Device */
 
-/* vring_avail_event(), without the type punning -Werror refuses */
-static __u16 *ndp_avail_event(const struct vring *vr)
+/* The VHOST_SET_VRING_BASE value the rings start at. */
+static __u32 ndp_ring_base(const struct ndp *g)
 {
-	return (__u16 *)((char *)vr->used + 4 + 8 * vr->num);
+	__u32 wrap = 1 << VRING_PACKED_EVENT_F_WRAP_CTR, pos;
+
+	if (!ndp_has(g, VIRTIO_F_RING_PACKED))
+		return g->cfg->base;
+	pos = (g->cfg->base % g->cfg->num) | wrap;
+	return pos | pos << 16;
 }
 
-static void ndp_ring_init(struct ndp *g, struct ndp_vq *q)
+/*
+ * Rings as a previous device would have left them at the base: kick at
+ * the first buffer.  Suppressed: no used notifications, ever.
+ */
+static int ndp_ring_init(struct ndp *g, struct ndp_vq *q)
 {
-	__u16 base = g->cfg->base;
-	struct vring *vr = &q->vr;
+	struct vq_cfg vc = {
+		.num = g->cfg->num,
+		.packed = ndp_has(g, VIRTIO_F_RING_PACKED),
+		.in_order = ndp_has(g, VIRTIO_F_IN_ORDER),
+		.event_idx = ndp_has(g, VIRTIO_RING_F_EVENT_IDX),
+		.indirect = true,	/* tables for the malformed ones too */
+		.ind_max = NDP_MAX_PIECES,
+	};
+	unsigned long off = NDP_RING_OFF + q->idx * NDP_RING_STRIDE;
 
-	q->avail_idx = base;
-	q->last_used = base;
-	q->kick_old = base;
-	vr->avail->idx = base;
-	vr->used->idx = base;
-	/* as a previous device would have left it: kick at the first buffer */
-	*ndp_avail_event(vr) = base;
-	vring_used_event(vr) = base;
-	if (ndp_suppress(g) && ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
-		vring_used_event(vr) = base - 1;	/* never reached */
-	else if (ndp_suppress(g))
-		vr->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	if (vq_layout(&vc, NULL) > NDP_RING_STRIDE ||
+	    vq_init(&q->vq, &vc, g->mem + off, NDP_GPA_BASE + off)) {
+		ndp_fail(g, "q%u: no rings of %u entries", q->idx, vc.num);
+		return -1;
+	}
+	vq_reset(&q->vq, ndp_ring_base(g));
+	if (ndp_suppress(g))
+		vq_disarm(&q->vq);
+	return 0;
 }
 
 static int ndp_vq_fd(struct ndp *g, const char *what, unsigned long req,
@@ -271,23 +281,18 @@ static void ndp_vq_setup(struct ndp *g, unsigned int idx)
 	       1 : NDP_MAX_PIECES;
 	q->nslots = num / q->k;
 	q->serial = malloc(q->nslots * sizeof(*q->serial));
-	if (!q->serial)
+	q->by_id = calloc(num, sizeof(*q->by_id));
+	if (!q->serial || !q->by_id || ndp_ring_init(g, q))
 		abort();
 	memset(q->serial, 0xff, q->nslots * sizeof(*q->serial));
-	kvio_ring_addr_at(&a, idx, g->mem);
-	q->used_gpa = NDP_GPA_BASE + a.log_guest_addr;
-	a.log_guest_addr = q->used_gpa;
-	q->vr.num = num;
-	q->vr.desc = (void *)(unsigned long)a.desc_user_addr;
-	q->vr.avail = (void *)(unsigned long)a.avail_user_addr;
-	q->vr.used = (void *)(unsigned long)a.used_user_addr;
-	ndp_ring_init(g, q);
+	vq_addr(&q->vq, idx, &a);
+	q->used_gpa = a.log_guest_addr;
 
 	snprintf(label, sizeof(label), "q%u.num", idx);
 	kvio_state(g->c, label, g->dev, VHOST_SET_VRING_NUM, idx, num);
 	snprintf(label, sizeof(label), "q%u.base", idx);
 	kvio_state(g->c, label, g->dev, VHOST_SET_VRING_BASE, idx,
-		   g->cfg->base);
+		   vq_base(&q->vq));
 	if (g->cfg->flags & NDP_BUSYLOOP) {
 		/* QEMU's poll-us=50: the worker polls the ring when idle. */
 		snprintf(label, sizeof(label), "q%u.busyloop", idx);
@@ -413,8 +418,7 @@ void ndp_enable_log(struct ndp *g)
 	kvio_set_u64(g->c, "features_log", g->dev, VHOST_SET_FEATURES,
 		     g->features | (1ULL << VHOST_F_LOG_ALL));
 	for (i = 0; i < 2; i++) {
-		kvio_ring_addr_at(&a, i, g->mem);
-		a.log_guest_addr = g->vq[i].used_gpa;
+		vq_addr(&g->vq[i].vq, i, &a);
 		a.flags = 1 << VHOST_VRING_F_LOG;
 		kvio_addr(g->c, i ? "q1.addr_log" : "q0.addr_log", g->dev, &a);
 	}
@@ -443,15 +447,15 @@ void ndp_stop_device(struct ndp *g)
 	};
 	struct vhost_vring_state s;
 	unsigned int i;
-	__u16 want;
+	__u32 want;
 	long ret;
 
 	for (i = 0; i < 2; i++)
 		kvio_file(g->c, label[i][0], g->dev, VHOST_NET_SET_BACKEND, i,
 			  -1);
 	for (i = 0; i < 2; i++) {
-		want = g->cfg->base + (i == NDP_TX ? g->vq[i].posted :
-				       g->rx_used);
+		/* every buffer posted was used, or (RX) will not be */
+		want = vq_base(&g->vq[i].vq);
 		s.index = i;
 		s.num = ~0u;
 		errno = 0;
@@ -467,93 +471,84 @@ void ndp_stop_device(struct ndp *g)
 	}
 }
 
-/* Rings */
+/* Buffers */
 
 int ndp_slot_free(const struct ndp_vq *q)
 {
-	return q->serial[q->posted % q->nslots] == ~0u;
+	return q->serial[q->posted % q->nslots] == ~0u &&
+	       vq_free(&q->vq) >= q->k;
 }
 
-void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len, __u16 flags,
-	      __u16 next)
+/* The buffer with vq id @id is the next serial. */
+void ndp_track(struct ndp_vq *q, unsigned int id)
 {
-	d->addr = gpa;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
+	q->by_id[id] = q->posted;
+	q->last_id = id;
+	q->serial[q->posted % q->nslots] = q->posted;
+	q->posted++;
 }
 
-/* The head descriptor of the next slot; the caller checked it is free. */
-unsigned int ndp_next_head(const struct ndp_vq *q)
+/* TX chains are read by the device, RX chains written. */
+static unsigned int ndp_vq_bufs(const struct ndp_vq *q,
+				const struct ndp_chain *ch, struct vq_buf *b,
+				unsigned int *in)
 {
-	return q->posted % q->nslots * q->k;
-}
-
-/* Where the indirect table of the slot at head lives: 64K a queue. */
-__u64 ndp_ind_table(const struct ndp_vq *q, unsigned int head)
-{
-	return NDP_GPA_BASE + NDP_IND_OFF + q->idx * 0x10000UL +
-	       head / q->k * NDP_IND_SLOT;
-}
-
-/* Writes the descriptors of a chain (and its indirect table) at head. */
-void ndp_write_chain(struct ndp *g, const struct ndp_vq *q, unsigned int head,
-		     const struct ndp_chain *ch)
-{
-	__u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
-	__u64 tbl = ndp_ind_table(q, head);
-	struct vring_desc *d = q->vr.desc + head;
-	__u16 next = head;
 	unsigned int i;
 
-	if (ch->indirect) {
-		ndp_desc(d, tbl, ch->n * sizeof(*d), VRING_DESC_F_INDIRECT, 0);
-		d = ndp_hva(g, tbl);
-		next = 0;
+	for (i = 0; i < ch->n; i++) {
+		b[i].gpa = ch->gpa[i];
+		b[i].len = ch->len[i];
 	}
-	for (i = 0; i < ch->n; i++)
-		ndp_desc(d + i, ch->gpa[i], ch->len[i],
-			 wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0),
-			 next + i + 1);
+	*in = q->idx == NDP_RX ? ch->n : 0;
+	return ch->n - *in;
 }
 
 /*
- * Makes the next slot's descriptors available, with head as the avail
- * ring entry (a corrupt driver may write another).
+ * Writes the chain into the ring as the next serial, not yet available;
+ * returns its vq id.  The caller checked a slot is free.
  */
-void ndp_publish(struct ndp_vq *q, __u16 head)
+int ndp_stage(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
 {
-	q->serial[q->posted % q->nslots] = q->posted;
-	q->posted++;
-	q->vr.avail->ring[q->avail_idx % q->vr.num] = head;
-	__atomic_store_n(&q->vr.avail->idx, ++q->avail_idx, __ATOMIC_RELEASE);
+	struct vq_buf b[NDP_MAX_PIECES];
+	unsigned int in, out = ndp_vq_bufs(q, ch, b, &in);
+	int id = vq_stage(&q->vq, b, out, in, ch->indirect);
+
+	if (id < 0) {
+		ndp_fail(g, "q%u: no room for a chain of %u: %s", q->idx,
+			 ch->n, strerror(-id));
+		g->stop = 1;
+		return id;
+	}
+	ndp_track(q, id);
+	return id;
+}
+
+/* The chain of buffer @id written again, as the guest repairs a ring. */
+int ndp_rewrite(struct ndp *g, struct ndp_vq *q, unsigned int id,
+		const struct ndp_chain *ch)
+{
+	struct vq_buf b[NDP_MAX_PIECES];
+	unsigned int in, out = ndp_vq_bufs(q, ch, b, &in);
+
+	(void)g;
+	return vq_rewrite(&q->vq, id, b, out, in, ch->indirect);
 }
 
 /* Makes the chain available in the next slot; the caller checked it is free. */
 void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch)
 {
-	unsigned int head = ndp_next_head(q);
-
-	ndp_write_chain(g, q, head, ch);
-	ndp_publish(q, head);
+	if (ndp_stage(g, q, ch) >= 0)
+		vq_publish(&q->vq);
 }
 
 /* The driver's half of available buffer notification suppression. */
 void ndp_kick(struct ndp *g, struct ndp_vq *q)
 {
-	__u16 old = q->kick_old, new = q->avail_idx;
-	int need;
 	__u64 one = 1;
 
-	if (old == new)
-		return;
-	q->kick_old = new;
-	ndp_mb();
-	if (ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
-		need = vring_need_event(*ndp_avail_event(&q->vr), new, old);
-	else
-		need = !(q->vr.used->flags & VRING_USED_F_NO_NOTIFY);
-	if (need && write(q->kick, &one, sizeof(one)) == sizeof(one))
+	(void)g;
+	if (vq_kick_needed(&q->vq) &&
+	    write(q->kick, &one, sizeof(one)) == sizeof(one))
 		q->kicks++;
 }
 
@@ -580,38 +575,40 @@ static void ndp_check_notified(struct ndp *g, struct ndp_vq *q)
 	if (!q->notified) {
 		ndp_fail(g,
 			 "q%u: used idx moved past %u after the driver asked to be notified there, but no call came in %d ms",
-			 q->idx, q->last_used, NDP_WAIT_MS);
+			 q->idx, q->vq.used_idx, NDP_WAIT_MS);
 		g->stop = 1;
 	}
 	q->armed = 0;
 }
 
 /*
- * Takes one used element; returns 1 with the serial of its buffer and
- * the length the device wrote, 0 if there is none, -1 on a bogus one.
+ * Takes one used buffer; returns 1 with its serial and the length the
+ * device wrote, 0 if there is none, -1 on a bogus one.
  */
 int ndp_used(struct ndp *g, struct ndp_vq *q, unsigned int *serial,
 	     __u32 *len)
 {
-	struct vring_used_elem *e;
-	__u32 id;
+	__u16 at = q->vq.used_idx;
+	struct vq_used u;
+	int r;
 
-	if (__atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) == q->last_used)
+	if (!vq_more_used(&q->vq))
 		return 0;
 	if (q->armed)
 		ndp_check_notified(g, q);
-	e = &q->vr.used->ring[q->last_used % q->vr.num];
-	id = e->id;
-	if (id >= q->vr.num || id % q->k || q->serial[id / q->k] == ~0u) {
-		ndp_fail(g, "q%u: used[%u] has id %u, not a buffer in flight",
-			 q->idx, q->last_used, id);
+	r = vq_get(&q->vq, &u);
+	if (!r)
+		return 0;
+	if (r < 0 || q->serial[q->by_id[u.id] % q->nslots] != q->by_id[u.id]) {
+		ndp_fail(g, "q%u: used entry at %u has id %u, not a buffer in flight",
+			 q->idx, at, u.id);
 		g->stop = 1;
 		return -1;
 	}
-	*serial = q->serial[id / q->k];
-	*len = e->len;
-	q->serial[id / q->k] = ~0u;
-	q->last_used++;
+	*serial = q->by_id[u.id];
+	*len = u.len;
+	q->serial[*serial % q->nslots] = ~0u;
+	q->batched += u.batched;
 	return 1;
 }
 
@@ -620,10 +617,7 @@ static int ndp_arm(struct ndp *g, struct ndp_vq *q)
 {
 	if (ndp_suppress(g))
 		return 1;
-	if (ndp_has(g, VIRTIO_RING_F_EVENT_IDX))
-		vring_used_event(&q->vr) = q->last_used;
-	ndp_mb();
-	if (q->vr.used->idx != q->last_used)
+	if (!vq_arm(&q->vq))
 		return 0;
 	if (!q->armed) {
 		q->armed = 1;

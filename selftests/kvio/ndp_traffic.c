@@ -500,10 +500,10 @@ static void ndp_stalled(struct ndp *g)
 	const struct ndp_vq *rx = &g->vq[NDP_RX], *tx = &g->vq[NDP_TX];
 
 	ndp_fail(g,
-		 "no progress in %d ms: tx %u/%u posted, %u used, %u on the wire; rx %u/%u sent, %u received in %u buffers; used idx rx %u tx %u; kicks rx %u tx %u",
+		 "no progress in %d ms: tx %u/%u posted, %u used, %u on the wire; rx %u/%u sent, %u received in %u buffers; in flight rx %u tx %u; kicks rx %u tx %u",
 		 NDP_IDLE_MS, tx->posted, g->cfg->tx, g->tx_done, g->wire_seen,
 		 g->rx_sent, g->cfg->rx, g->rx_frames, g->rx_used,
-		 rx->vr.used->idx, tx->vr.used->idx, rx->kicks, tx->kicks);
+		 vq_pending(&rx->vq), vq_pending(&tx->vq), rx->kicks, tx->kicks);
 	g->stop = 1;
 }
 
@@ -539,7 +539,7 @@ void ndp_run_traffic(struct ndp *g)
 static void ndp_mark_used_ring(struct ndp *g, const struct ndp_vq *q,
 			       unsigned int count)
 {
-	unsigned int i, num = q->vr.num;
+	unsigned int i, num = g->cfg->num;
 
 	if (!count)
 		return;
@@ -631,6 +631,8 @@ void ndp_scenario(struct ndp *g)
 		if (g->cfg->flags & NDP_DIRTY)
 			ndp_enable_log(g);
 		ndp_run_traffic(g);
+		g->run->stats[NDP_RX] = g->vq[NDP_RX].vq.stats;
+		g->run->stats[NDP_TX] = g->vq[NDP_TX].vq.stats;
 		ndp_stop_device(g);
 		if (g->log && !g->stop)
 			ndp_check_log(g);

@@ -18,6 +18,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vhost_diff.h"
+#include "lib/vq.h"
 
 #define NDP_GPA_BASE		0x100000ULL	/* guest-physical base */
 #define NDP_MEM_SIZE		(8UL << 20)
@@ -30,6 +31,8 @@
 #define NDP_MAX_EV		32768
 #define NDP_MSG_LEN		4096
 #define NDP_RX_FILL		0xee	/* what receive buffers hold before use */
+#define NDP_RING_OFF		0x10000UL	/* queue i's rings (lib/vq.c) ... */
+#define NDP_RING_STRIDE		0x70000UL	/* ... at NDP_RING_OFF + i * this */
 
 #ifndef BIT_ULL
 #define BIT_ULL(nr)	(1ULL << (nr))
@@ -41,6 +44,8 @@
 #define NDP_F_INDIRECT	BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC)
 #define NDP_F_QEMU	(NDP_F_MRG | NDP_F_EVIDX | NDP_F_INDIRECT)
 #define NDP_F_VHOST_HDR	BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR)
+#define NDP_F_PACKED	BIT_ULL(VIRTIO_F_RING_PACKED)
+#define NDP_F_IN_ORDER	BIT_ULL(VIRTIO_F_IN_ORDER)
 
 /* Variant flags */
 #define NDP_MACVTAP	0x1	/* macvtap on a veth instead of a tap */
@@ -87,6 +92,7 @@ struct ndp_run {
 	struct kvio_run steps;	/* what the kvio_* ioctl wrappers record */
 	int nfail;
 	int truncated;
+	struct vq_stats stats[2];	/* each queue's, at the end */
 	unsigned int nev;
 	char msg[NDP_MSG_LEN];	/* self-check failures, one per line */
 	struct ndp_ev ev[NDP_MAX_EV];
@@ -98,7 +104,7 @@ struct ndp_cfg {
 	unsigned int flags;
 	unsigned int rxbuf;	/* mergeable buffer size; 0: 64..263 bytes */
 	unsigned int tx, rx;	/* frames to send, frames to receive */
-	__u16 base;		/* initial ring index (VHOST_SET_VRING_BASE) */
+	__u16 base;		/* initial ring index; packed: its position */
 };
 
 /* Where a buffer sits in guest memory: a chain of up to 4 pieces. */
@@ -109,18 +115,18 @@ struct ndp_chain {
 	__u32 len[NDP_MAX_PIECES];
 };
 
-/* The driver's view of one virtqueue. */
+/* The driver's view of one virtqueue: lib/vq.c's, and the buffers' serials. */
 struct ndp_vq {
 	unsigned int idx;
-	unsigned int k;		/* descriptors per slot */
+	unsigned int k;		/* descriptors per buffer at most */
 	unsigned int nslots;	/* buffers in flight at most */
-	struct vring vr;
+	struct vq vq;
 	__u64 used_gpa;
-	__u16 avail_idx;	/* next index the driver publishes */
-	__u16 last_used;	/* next used index the driver reads */
-	__u16 kick_old;		/* avail index at the last kick decision */
 	unsigned int posted;	/* buffers posted so far: their serial */
 	unsigned int *serial;	/* per slot: serial of the buffer, or ~0 */
+	unsigned int *by_id;	/* per vq id: serial of the buffer */
+	unsigned int last_id;	/* the vq id of the last buffer posted */
+	unsigned long batched;	/* in order: buffers inferred, no entry */
 	int kick, call, err;
 	int armed;		/* asked for a notification, then slept */
 	int notified;		/* a call arrived since it was armed */
@@ -158,13 +164,10 @@ int ndp_if_quiet_up(int sock, const char *ifname);
 int ndp_if_wait_running(int sock, const char *ifname);
 int ndp_setup(struct ndp *g);
 void ndp_stop_device(struct ndp *g);
-void ndp_desc(struct vring_desc *d, __u64 gpa, __u32 len, __u16 flags,
-	      __u16 next);
-unsigned int ndp_next_head(const struct ndp_vq *q);
-__u64 ndp_ind_table(const struct ndp_vq *q, unsigned int head);
-void ndp_write_chain(struct ndp *g, const struct ndp_vq *q, unsigned int head,
-		     const struct ndp_chain *ch);
-void ndp_publish(struct ndp_vq *q, __u16 head);
+int ndp_stage(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch);
+void ndp_track(struct ndp_vq *q, unsigned int id);
+int ndp_rewrite(struct ndp *g, struct ndp_vq *q, unsigned int id,
+		const struct ndp_chain *ch);
 void ndp_post(struct ndp *g, struct ndp_vq *q, const struct ndp_chain *ch);
 void ndp_kick(struct ndp *g, struct ndp_vq *q);
 int ndp_slot_free(const struct ndp_vq *q);

@@ -140,10 +140,16 @@ enum nh_huge {
 /* Posts one TX chain of dev g; the descriptors alias one buffer. */
 static void nh_post_huge(struct ndp *g, struct ndp_vq *q, enum nh_huge how)
 {
-	unsigned int head = ndp_next_head(q), num = q->vr.num, i;
-	struct vring_desc *t = ndp_hva(g, NH_TABLE), *d = q->vr.desc;
+	static __u16 pos[VQ_NUM_MAX];
+	unsigned int num = q->vq.cfg.num, i;
+	struct vring_desc *t = ndp_hva(g, NH_TABLE);
 	__u32 last = NH_MIB4;
+	int head;
 
+	head = vq_reserve(&q->vq, how == NH_DIRECT_4G ? num : 1, pos);
+	if (head < 0)
+		return;
+	ndp_track(q, head);
 	memset(ndp_hva(g, NH_ALIAS), 0, NDP_HDR_LEN);	/* a plain header */
 	if (how == NH_IND_4G_MINUS_12)
 		last -= NDP_HDR_LEN;
@@ -151,20 +157,20 @@ static void nh_post_huge(struct ndp *g, struct ndp_vq *q, enum nh_huge how)
 		last += 64;
 	if (how == NH_DIRECT_4G) {
 		for (i = 0; i < num; i++)
-			ndp_desc(d + (head + i) % num, NH_ALIAS, NH_MIB4,
-				 i + 1 < num ? VRING_DESC_F_NEXT : 0,
-				 (head + i + 1) % num);
+			vq_desc_write(&q->vq, pos[i], NH_ALIAS, NH_MIB4,
+				      i + 1 < num ? VRING_DESC_F_NEXT : 0,
+				      pos[(i + 1) % num]);
 	} else if (how == NH_FRAME_MAX_PLUS_1) {
-		ndp_desc(d + head, NH_ALIAS, NDP_HDR_LEN + NH_MAX_FRAME + 1, 0,
-			 0);
+		vq_desc_write(&q->vq, head, NH_ALIAS,
+			      NDP_HDR_LEN + NH_MAX_FRAME + 1, 0, 0);
 	} else {
 		for (i = 0; i < 1024; i++)
-			ndp_desc(t + i, NH_ALIAS, i < 1023 ? NH_MIB4 : last,
-				 i < 1023 ? VRING_DESC_F_NEXT : 0, i + 1);
-		ndp_desc(d + head, NH_TABLE, 1024 * sizeof(*t),
-			 VRING_DESC_F_INDIRECT, 0);
+			vq_desc_set(t + i, NH_ALIAS, i < 1023 ? NH_MIB4 : last,
+				    i < 1023 ? VRING_DESC_F_NEXT : 0, i + 1);
+		vq_desc_write(&q->vq, head, NH_TABLE, 1024 * sizeof(*t),
+			      VRING_DESC_F_INDIRECT, 0);
 	}
-	ndp_publish(q, head);
+	vq_publish(&q->vq);
 }
 
 /* Frames posted on q come back, wherever the backend sends them. */
@@ -278,6 +284,10 @@ TEST_F_TIMEOUT(pair, frame_max, 120)
 	struct pollfd pf = { .fd = a->pkt, .events = POLLIN };
 	static __u8 f[NH_MAX_FRAME + 64];
 	__u8 *buf = ndp_hva(a, NH_ALIAS);
+	struct ndp_chain ch = {
+		.n = 1, .gpa = { NH_ALIAS },
+		.len = { NDP_HDR_LEN + NH_MAX_FRAME },
+	};
 	struct sockaddr_ll ll;
 	unsigned int serial, i;
 	socklen_t sl;
@@ -288,9 +298,7 @@ TEST_F_TIMEOUT(pair, frame_max, 120)
 	ndp_frame(buf + NDP_HDR_LEN, NDP_DIR_TX, 0);
 	for (i = 60; i < NH_MAX_FRAME; i++)
 		buf[NDP_HDR_LEN + i] = (__u8)(i * 13);
-	ndp_desc(q->vr.desc + ndp_next_head(q), NH_ALIAS,
-		 NDP_HDR_LEN + NH_MAX_FRAME, 0, 0);
-	ndp_publish(q, ndp_next_head(q));
+	ndp_post(a, q, &ch);
 	ASSERT_EQ(0, ndp_kick_now(q));
 	ASSERT_EQ(1, nh_used(a, q, &serial, &len));
 	while (poll(&pf, 1, NH_WAIT_MS) == 1) {
@@ -311,27 +319,24 @@ TEST_F_TIMEOUT(pair, frame_max, 120)
 /* RX: a frame too big for the iovecs its buffers need */
 
 #define NH_RX_CHAINS	600	/* of 3 buffers of 1 byte */
-#define NH_RX_TABLES	(NDP_GPA_BASE + 0x100000ULL)
 #define NH_RX_BUFS	(NDP_GPA_BASE + 0x200000ULL)
 
 /* Chain i: an indirect table of three writable buffers of one byte. */
-static void nh_rx_post(struct ndp *g, struct ndp_vq *q)
+static int nh_rx_post(struct ndp_vq *q, int *ids)
 {
+	struct vq_buf b[3];
 	unsigned int i, j;
-	struct vring_desc *t;
 
 	for (i = 0; i < NH_RX_CHAINS; i++) {
-		t = ndp_hva(g, NH_RX_TABLES + i * 64);
-		for (j = 0; j < 3; j++)
-			ndp_desc(t + j, NH_RX_BUFS + i * 4 + j, 1,
-				 VRING_DESC_F_WRITE |
-				 (j < 2 ? VRING_DESC_F_NEXT : 0), j + 1);
-		ndp_desc(q->vr.desc + i, NH_RX_TABLES + i * 64, 3 * sizeof(*t),
-			 VRING_DESC_F_INDIRECT, 0);
-		q->vr.avail->ring[i] = i;
+		for (j = 0; j < 3; j++) {
+			b[j].gpa = NH_RX_BUFS + i * 4 + j;
+			b[j].len = 1;
+		}
+		ids[i] = vq_add(&q->vq, b, 0, 3, true);
+		if (ids[i] < 0)
+			return -1;
 	}
-	q->avail_idx = NH_RX_CHAINS;
-	__atomic_store_n(&q->vr.avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /*
@@ -347,12 +352,13 @@ TEST_F_TIMEOUT(pair, rx_mrg_too_many_iovecs, 120)
 	__u8 big[1514], f[NDP_MAX_FRAME], got[NDP_HDR_LEN + 64];
 	const unsigned int nbufs = (NDP_HDR_LEN + 60) / 3;
 	__u8 *bufs = ndp_hva(a, NH_RX_BUFS);
-	struct vring_used_elem *e;
+	static int ids[NH_RX_CHAINS];
 	unsigned int i, k = 0;
+	struct vq_used u;
 	long end;
 	__u16 nb;
 
-	nh_rx_post(a, q);
+	ASSERT_EQ(0, nh_rx_post(q, ids));
 	ASSERT_EQ(0, ndp_kick_now(q));
 	ndp_frame(big, NDP_DIR_RX, 1);
 	memset(big + 60, 0x5a, sizeof(big) - 60);
@@ -360,16 +366,15 @@ TEST_F_TIMEOUT(pair, rx_mrg_too_many_iovecs, 120)
 	ASSERT_EQ(60, ndp_frame(f, NDP_DIR_RX, 17));
 	ASSERT_EQ(60, send(a->pkt, f, 60, 0));
 	end = ndp_now_ms() + NH_WAIT_MS;
-	while (__atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) < nbufs &&
-	       ndp_now_ms() < end)
+	while (vq_used_idx(&q->vq) < nbufs && ndp_now_ms() < end)
 		usleep(1000);
 	usleep(100000);	/* anything more would be one too many */
-	ASSERT_EQ(nbufs, q->vr.used->idx)
-		TH_LOG("used index %u, not %u", q->vr.used->idx, nbufs);
+	ASSERT_EQ(nbufs, vq_used_idx(&q->vq))
+		TH_LOG("used index %u, not %u", vq_used_idx(&q->vq), nbufs);
 	for (i = 0; i < nbufs; i++) {
-		e = &q->vr.used->ring[i];
-		EXPECT_EQ(i, e->id);
-		EXPECT_EQ(3, e->len);
+		ASSERT_EQ(1, vq_get(&q->vq, &u));
+		EXPECT_EQ(ids[i], u.id);
+		EXPECT_EQ(3, u.len);
 		memcpy(got + k, bufs + i * 4, 3);
 		k += 3;
 	}

@@ -277,7 +277,7 @@ static unsigned int nm_lines(struct __test_metadata *_metadata, struct nm *nm,
 
 static struct vring_used_elem *nm_used_elem(const struct ndp_vq *q)
 {
-	return &q->vr.used->ring[q->last_used % q->vr.num];
+	return vq_used_elem(&q->vq, q->vq.used_idx);
 }
 
 /* Marks the used element the device would write next. */
@@ -292,16 +292,16 @@ static int nm_untouched(const struct ndp_vq *q)
 {
 	const struct vring_used_elem *e = nm_used_elem(q);
 
-	return __atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) ==
-	       q->last_used && e->id == NM_SENTINEL && e->len == NM_SENTINEL;
+	return vq_used_idx(&q->vq) == q->vq.used_idx &&
+	       e->id == NM_SENTINEL && e->len == NM_SENTINEL;
 }
 
 static int nm_protect_used(const struct ndp_vq *q, int prot)
 {
-	size_t len = 6 + 8 * q->vr.num;
+	size_t len;
+	void *used = vq_used_area(&q->vq, &len);
 
-	return mprotect(q->vr.used, (len + NDP_PAGE - 1) & ~(NDP_PAGE - 1),
-			prot);
+	return mprotect(used, (len + NDP_PAGE - 1) & ~(NDP_PAGE - 1), prot);
 }
 
 /* A good buffer for serial, as net_datapath's driver lays it out. */
@@ -315,18 +315,20 @@ static void nm_good(struct ndp *g, const struct ndp_vq *q,
 }
 
 /* The chain at head, made bad in an indirect table; buf is its buffer. */
-static void nm_bad_table(struct ndp *g, struct ndp_vq *q, unsigned int head,
-			 __u64 buf, enum nm_class bad)
+static void nm_bad_table(struct ndp_vq *q, unsigned int head, __u64 buf,
+			 enum nm_class bad)
 {
 	__u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
-	__u64 tbl = ndp_ind_table(q, head);
-	struct vring_desc *t = ndp_hva(g, tbl);
+	unsigned int num = q->vq.cfg.num;
+	struct vring_desc *t;
 	__u32 len = 2 * sizeof(*t);
+	__u64 tbl;
 
-	ndp_desc(t, buf, 64, wr | VRING_DESC_F_NEXT, 1);
-	ndp_desc(t + 1, buf + 64, 64, wr, 0);
+	t = vq_ind(&q->vq, head, &tbl);
+	vq_desc_set(t, buf, 64, wr | VRING_DESC_F_NEXT, 1);
+	vq_desc_set(t + 1, buf + 64, 64, wr, 0);
 	if (bad == NM_IND_NESTED)
-		ndp_desc(t + 1, tbl, sizeof(*t), VRING_DESC_F_INDIRECT, 0);
+		vq_desc_set(t + 1, tbl, sizeof(*t), VRING_DESC_F_INDIRECT, 0);
 	else if (bad == NM_IND_LEN0)
 		len = 0;
 	else if (bad == NM_IND_LEN_ODD)
@@ -334,15 +336,15 @@ static void nm_bad_table(struct ndp *g, struct ndp_vq *q, unsigned int head,
 	else if (bad == NM_IND_OUTSIDE)
 		tbl = NDP_GPA_BASE + NDP_MEM_SIZE;
 	else if (bad == NM_IND_NEXT_RANGE)
-		ndp_desc(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 2);
+		vq_desc_set(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 2);
 	else if (bad == NM_IND_LOOP)
-		ndp_desc(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 0);
+		vq_desc_set(t + 1, buf + 64, 64, wr | VRING_DESC_F_NEXT, 0);
 	if (bad == NM_IND_NEXT)
-		ndp_desc(q->vr.desc + head, tbl, len,
-			 VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT,
-			 (head + 1) % q->vr.num);
+		vq_desc_write(&q->vq, head, tbl, len,
+			      VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT,
+			      (head + 1) % num);
 	else
-		ndp_desc(q->vr.desc + head, tbl, len, VRING_DESC_F_INDIRECT, 0);
+		vq_desc_write(&q->vq, head, tbl, len, VRING_DESC_F_INDIRECT, 0);
 }
 
 /* The chain at head, made bad in the descriptor table. */
@@ -351,72 +353,77 @@ static void nm_bad_descs(struct ndp_vq *q, unsigned int head, __u64 buf,
 {
 	const __u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
 	const __u16 nx = VRING_DESC_F_NEXT, w = VRING_DESC_F_WRITE;
-	unsigned int num = q->vr.num, next = (head + 1) % num, i;
-	struct vring_desc *d = q->vr.desc;
+	unsigned int num = q->vq.cfg.num, next = (head + 1) % num, i;
+	struct vq *v = &q->vq;
 
 	if (bad == NM_LOOP2) {
-		ndp_desc(d + head, buf, 64, wr | nx, next);
-		ndp_desc(d + next, buf + 64, 64, wr | nx, head);
+		vq_desc_write(v, head, buf, 64, wr | nx, next);
+		vq_desc_write(v, next, buf + 64, 64, wr | nx, head);
 	} else if (bad == NM_LOOP_RING) {
 		for (i = 0; i < num; i++)
-			ndp_desc(d + i, buf, 16, wr | nx, (i + 1) % num);
+			vq_desc_write(v, i, buf, 16, wr | nx, (i + 1) % num);
 	} else if (bad == NM_NEXT_RANGE) {
-		ndp_desc(d + head, buf, 64, wr | nx, num);
+		vq_desc_write(v, head, buf, 64, wr | nx, num);
 	} else if (bad == NM_ADDR_OUTSIDE) {
-		ndp_desc(d + head, NDP_GPA_BASE + NDP_MEM_SIZE, 64, wr, 0);
+		vq_desc_write(v, head, NDP_GPA_BASE + NDP_MEM_SIZE, 64, wr, 0);
 	} else if (bad == NM_LEN_HUGE) {
-		ndp_desc(d + head, buf, 0xffffffff, wr, 0);
+		vq_desc_write(v, head, buf, 0xffffffff, wr, 0);
 	} else if (bad == NM_TX_WRITABLE) {	/* a frame, then room */
-		ndp_desc(d + head, buf, NDP_HDR_LEN + 60, nx, next);
-		ndp_desc(d + next, buf + 128, 64, w, 0);
+		vq_desc_write(v, head, buf, NDP_HDR_LEN + 60, nx, next);
+		vq_desc_write(v, next, buf + 128, 64, w, 0);
 	} else if (bad == NM_RX_READABLE || bad == NM_RX_READABLE_2ND) {
 		/* a header to read, then room */
-		ndp_desc(d + head, buf, NDP_HDR_LEN, nx, next);
-		ndp_desc(d + next, buf + 64, 1600, w, 0);
+		vq_desc_write(v, head, buf, NDP_HDR_LEN, nx, next);
+		vq_desc_write(v, next, buf + 64, 1600, w, 0);
 	} else if (bad == NM_WR_THEN_RD) {
-		ndp_desc(d + head, buf, 64, w | nx, next);
-		ndp_desc(d + next, buf + 64, 64, 0, 0);
+		vq_desc_write(v, head, buf, 64, w | nx, next);
+		vq_desc_write(v, next, buf + 64, 64, 0, 0);
 	} else if (bad == NM_EMPTY) {
-		ndp_desc(d + head, buf, 0, wr, 0);
+		vq_desc_write(v, head, buf, 0, wr, 0);
 	}
 }
 
-/* The guest publishes a chain in the next slot, bad the way bad says. */
+/*
+ * The guest writes a good chain as its next buffer, makes it bad the way
+ * bad says, and publishes it.
+ */
 static int nm_corrupt(struct ndp *g, struct ndp_vq *q, enum nm_class bad)
 {
-	unsigned int head = ndp_next_head(q), num = q->vr.num;
+	unsigned int num = q->vq.cfg.num;
 	struct ndp_chain ch;
+	int head;
 
 	if (bad == NM_RX_READABLE_2ND) {
 		nm_good(g, q, q->posted, &ch);
 		ndp_post(g, q, &ch);
-		head = ndp_next_head(q);
 	}
 	nm_good(g, q, q->posted, &ch);
-	ndp_write_chain(g, q, head, &ch);
+	head = ndp_stage(g, q, &ch);
+	if (head < 0)
+		return -1;
 	if (bad >= NM_IND_NESTED && bad <= NM_IND_NEXT)
-		nm_bad_table(g, q, head, ch.gpa[0], bad);
+		nm_bad_table(q, head, ch.gpa[0], bad);
 	else
 		nm_bad_descs(q, head, ch.gpa[0], bad);
 	if (bad == NM_USED_RO && nm_protect_used(q, PROT_READ))
 		return -1;
-	ndp_publish(q, bad == NM_HEAD_RANGE ? num : head);
+	if (bad == NM_HEAD_RANGE)
+		vq_avail_write(&q->vq, q->vq.avail_idx - 1, num);
+	vq_publish(&q->vq);
 	if (bad == NM_AVAIL_JUMP)
-		__atomic_store_n(&q->vr.avail->idx, q->avail_idx + num,
-				 __ATOMIC_RELEASE);
+		vq_avail_idx_write(&q->vq, q->vq.avail_idx + num);
 	return 0;
 }
 
 /* The guest's repair: the chain it meant to publish, where it meant to. */
 static void nm_repair(struct ndp *g, struct ndp_vq *q)
 {
-	unsigned int serial = q->posted - 1, head = serial % q->nslots * q->k;
 	struct ndp_chain ch;
 
-	nm_good(g, q, serial, &ch);
-	ndp_write_chain(g, q, head, &ch);
-	q->vr.avail->ring[(__u16)(q->avail_idx - 1) % q->vr.num] = head;
-	__atomic_store_n(&q->vr.avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+	nm_good(g, q, q->posted - 1, &ch);
+	if (ndp_rewrite(g, q, q->last_id, &ch))
+		ndp_fail(g, "q%u: the repair does not fit buffer %u", q->idx,
+			 q->last_id);
 }
 
 /* What makes the device read the ring: a kick; for RX a frame to take. */
@@ -473,7 +480,7 @@ static unsigned int nm_restart(struct __test_metadata *_metadata,
 			       enum nm_class bad)
 {
 	struct vhost_vring_state s = { .index = q->idx };
-	unsigned int used = q->last_used;
+	unsigned int used = vq_base(&q->vq);
 
 	ASSERT_EQ(0, nm_backend(g, q->idx, -1))
 		TH_LOG("detach: %s", strerror(errno));
@@ -548,7 +555,7 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 	struct ndp_vq *q = &a->vq[qi];
 	const int tx = qi == NDP_TX, max = 1;
 	const char *why = nm_why_on(bad, qi);
-	unsigned int lines, stopped, used = q->last_used;
+	unsigned int lines, stopped, used = vq_base(&q->vq);
 	__u64 signals;
 	long t0, t_err, t_close;
 
@@ -697,7 +704,7 @@ TEST_F_TIMEOUT(storm, ratelimit, 120)
 	struct ndp *a = &nm->p->dev[0];
 	struct ndp_vq *q = &a->vq[NDP_TX];
 	const char *why = nm_why[NM_LOOP2];
-	unsigned int used = q->last_used, from, lines, i;
+	unsigned int used = vq_base(&q->vq), from, lines, i;
 	__u64 signals = 0, v;
 	long t0, ms;
 
@@ -818,30 +825,34 @@ TEST_F_TIMEOUT(storm, flood, 120)
  */
 static void nm_walk_chain(struct ndp *g, struct ndp_vq *q, int next)
 {
-	unsigned int head = ndp_next_head(q), num = q->vr.num, i;
-	struct vring_desc *t0 = ndp_hva(g, NM_WALK_TABLE), *d = q->vr.desc;
+	unsigned int num = q->vq.cfg.num, n = next ? NM_WALK_DIRECT + 1 : 1, i;
+	struct vring_desc *t0 = ndp_hva(g, NM_WALK_TABLE), *t1;
 	const __u32 t0_len = NM_WALK_ENTRIES * sizeof(*t0);
-	__u64 buf = NDP_GPA_BASE + 0x400000ULL, t1 = ndp_ind_table(q, head);
+	__u64 buf = NDP_GPA_BASE + 0x400000ULL, t1_gpa;
+	__u16 pos[NM_WALK_DIRECT + 1], start = q->vq.avail_idx;
+	int head = vq_reserve(&q->vq, n, pos);
 
+	if (head < 0)
+		return;
 	for (i = 0; i < NM_WALK_ENTRIES; i++)
-		ndp_desc(t0 + i, buf, 0,
-			 i + 1 < NM_WALK_ENTRIES ? VRING_DESC_F_NEXT : 0, i + 1);
-	ndp_desc(ndp_hva(g, t1), buf, NDP_HDR_LEN + 60, 0, 0);
-	if (next) {
-		for (i = 0; i < NM_WALK_DIRECT; i++)
-			ndp_desc(d + (head + i) % num, NM_WALK_TABLE, t0_len,
-				 VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT,
-				 (head + i + 1) % num);
-		ndp_desc(d + (head + i) % num, t1, sizeof(*d),
-			 VRING_DESC_F_INDIRECT, 0);
-	} else {
-		ndp_desc(d + head, NM_WALK_TABLE, t0_len,
-			 VRING_DESC_F_INDIRECT, 0);
-	}
+		vq_desc_set(t0 + i, buf, 0,
+			    i + 1 < NM_WALK_ENTRIES ? VRING_DESC_F_NEXT : 0,
+			    i + 1);
+	t1 = vq_ind(&q->vq, head, &t1_gpa);
+	vq_desc_set(t1, buf, NDP_HDR_LEN + 60, 0, 0);
+	for (i = 0; i + 1 < n; i++)
+		vq_desc_write(&q->vq, pos[i], NM_WALK_TABLE, t0_len,
+			      VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT,
+			      pos[i + 1]);
+	if (next)
+		vq_desc_write(&q->vq, pos[i], t1_gpa, sizeof(*t1),
+			      VRING_DESC_F_INDIRECT, 0);
+	else
+		vq_desc_write(&q->vq, head, NM_WALK_TABLE, t0_len,
+			      VRING_DESC_F_INDIRECT, 0);
 	for (i = 0; i < num; i++)
-		q->vr.avail->ring[(__u16)(q->avail_idx + i) % num] = head;
-	q->avail_idx += num;
-	__atomic_store_n(&q->vr.avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+		vq_avail_write(&q->vq, start + i, head);
+	vq_avail_idx_write(&q->vq, start + num);
 }
 
 /*

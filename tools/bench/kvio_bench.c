@@ -7,7 +7,8 @@
  * upstream /dev/vhost-net or kvio's /dev/kvio-net).  The program is both
  * the VMM, which sets the device up through the vhost uAPI with a tap
  * backend (kvb<N>), and the guest's virtio-net driver, which moves frames
- * through split rings in "guest memory" it maps itself.
+ * through rings in "guest memory" it maps itself (selftests/kvio/lib/vq.c,
+ * the selftests' virtqueue library).
  *
  * tx        the guest keeps the TX ring full of --size byte frames for
  *           --secs (default 5) and counts the used entries; --devices N
@@ -21,7 +22,11 @@
  *           thread and the device's worker share one CPU
  *
  * --ring is the ring size (default 256), --batch the buffers published
- * per avail index update and the frames per sendmmsg() (default 32).
+ * at once (one avail index update, or one packed head's flags) and the
+ * frames per sendmmsg() (default 32).  --vq split|packed|in_order|
+ * packed_in_order says which rings the driver negotiates (default split:
+ * VIRTIO_F_RING_PACKED and VIRTIO_F_IN_ORDER off); a device that does not
+ * offer what is asked is an error.  RESULT lines then say vq=.
  * --pin says where the threads run: "split" puts the device's worker on
  * CPU 1 and the driver (and the rx sender, the pingpong echo) on CPU 0,
  * "same" all of them on the CPU the program started on, "none" leaves
@@ -60,6 +65,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "vq.h"
+
 #define GPA_BASE	0x100000ULL	/* guest-physical address of the memory */
 #define BUF_SZ		2048u		/* one buffer per descriptor */
 #define ETH_P_BENCH	0x88b5		/* IEEE local experimental */
@@ -74,9 +81,15 @@
 #define ECHO_MS		2000		/* pingpong: no echo for that long */
 #define Q_RX		0
 #define Q_TX		1
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 enum mode { M_TX, M_RX, M_PINGPONG };
+enum vq_mode { VQ_SPLIT, VQ_PACKED, VQ_IN_ORDER, VQ_PACKED_IN_ORDER };
 enum pin_mode { PIN_DEFAULT, PIN_NONE, PIN_SAME, PIN_SPLIT };
+
+static const char * const vq_mode_name[] = {
+	"split", "packed", "in_order", "packed_in_order",
+};
 
 /* Phases of a tx or rx run, set by the controller, followed by drivers. */
 enum phase { PH_SETUP, PH_WARM, PH_RUN, PH_STOP, PH_EXIT };
@@ -87,6 +100,7 @@ struct opts {
 	char prefix[32];	/* worker thread names start with this */
 	enum mode mode;
 	enum pin_mode pin;
+	enum vq_mode vq;
 	unsigned int size, secs, count, devices, owners, ring, batch;
 };
 
@@ -113,16 +127,13 @@ struct shared {
 	struct slot slot[MAX_DEVS];
 };
 
-/* The driver's view of a virtqueue. */
-struct vq {
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	__u8 *buf;		/* descriptor i's buffer: buf + i * BUF_SZ */
-	__u16 *free;		/* descriptor ids the driver may post */
+/* The driver's view of a virtqueue: lib/vq.c's, and the buffers. */
+struct bq {
+	struct vq vq;
+	__u8 *buf;		/* buffer k: buf + k * BUF_SZ */
+	__u16 *free;		/* buffers the driver may post */
 	unsigned int nfree;
-	__u16 avail_idx;	/* next index the driver publishes */
-	__u16 last_used;	/* next used index the driver reads */
+	__u16 *by_id;		/* per vq id: the buffer it carries */
 	__u64 kicks;
 	int kick, call, err;
 };
@@ -136,7 +147,7 @@ struct bdev {
 	__u64 features;
 	unsigned int hdr_len;
 	__u64 tap_stat0;	/* a tap counter before the traffic */
-	struct vq vq[2];
+	struct bq vq[2];
 };
 
 struct wstat {
@@ -420,16 +431,32 @@ static size_t align_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-/* The used ring on a page of its own: the device writes, the driver reads. */
-static size_t used_off(unsigned int num)
+static int vq_packed(void)
 {
-	return align_up(16 * num + 6 + 2 * num, 4096);
+	return opt.vq == VQ_PACKED || opt.vq == VQ_PACKED_IN_ORDER;
 }
 
-/* A queue's descriptors, avail and used rings */
-static size_t ring_bytes(unsigned int num)
+static int vq_in_order(void)
 {
-	return align_up(used_off(num) + 6 + 8 * num, 4096);
+	return opt.vq == VQ_IN_ORDER || opt.vq == VQ_PACKED_IN_ORDER;
+}
+
+static struct vq_cfg vq_cfg(void)
+{
+	struct vq_cfg c = {
+		.num = opt.ring, .packed = vq_packed(),
+		.in_order = vq_in_order(),
+	};
+
+	return c;
+}
+
+/* A queue's descriptors, avail and used rings (lib/vq.c) */
+static size_t ring_bytes(void)
+{
+	struct vq_cfg c = vq_cfg();
+
+	return vq_layout(&c, NULL);
 }
 
 static __u64 gpa(const struct bdev *d, const void *p)
@@ -440,7 +467,7 @@ static __u64 gpa(const struct bdev *d, const void *p)
 /* Rings first (both queues), then num buffers per queue. */
 static void mem_map(struct bdev *d)
 {
-	size_t rings = ring_bytes(opt.ring);
+	size_t rings = ring_bytes();
 
 	d->mem_size = align_up(2 * rings + 2 * (size_t)opt.ring * BUF_SZ,
 			       2 << 20);
@@ -467,30 +494,26 @@ static void mem_table(struct bdev *d)
 }
 
 /*
- * Each descriptor owns one buffer for good: posting a buffer is only
- * putting its id in the avail ring.  TX buffers hold a zero header and
- * the frame, ready to go; RX buffers are device-writable.
+ * The rings, and a buffer pool per queue: posting takes a buffer from the
+ * pool, whichever descriptor or id the ring gives it.  TX buffers hold a
+ * zero header and the frame, ready to go; RX buffers are device-writable.
  */
-static void vq_layout(struct bdev *d, unsigned int i)
+static void vq_layout_at(struct bdev *d, unsigned int i)
 {
-	size_t rings = ring_bytes(opt.ring);
-	__u8 *r = d->mem + i * rings;
-	struct vq *q = &d->vq[i];
+	size_t rings = ring_bytes();
+	struct bq *q = &d->vq[i];
+	struct vq_cfg c = vq_cfg();
 	unsigned int k;
 
-	q->desc = (struct vring_desc *)r;
-	q->avail = (struct vring_avail *)(r + 16 * opt.ring);
-	q->used = (struct vring_used *)(r + used_off(opt.ring));
+	if (vq_init(&q->vq, &c, d->mem + i * rings, gpa(d, d->mem + i * rings)))
+		die("vq_init: ring of %u", opt.ring);
 	q->buf = d->mem + 2 * rings + (size_t)i * opt.ring * BUF_SZ;
 	q->free = calloc(opt.ring, sizeof(*q->free));
-	if (!q->free)
+	q->by_id = calloc(opt.ring, sizeof(*q->by_id));
+	if (!q->free || !q->by_id)
 		die("calloc: %s", strerror(errno));
-	for (k = 0; k < opt.ring; k++) {
-		q->desc[k].addr = gpa(d, q->buf + (size_t)k * BUF_SZ);
-		q->desc[k].len = i == Q_RX ? BUF_SZ : d->hdr_len + opt.size;
-		q->desc[k].flags = i == Q_RX ? VRING_DESC_F_WRITE : 0;
+	for (k = 0; k < opt.ring; k++)
 		q->free[k] = opt.ring - 1 - k;
-	}
 	q->nfree = opt.ring;
 }
 
@@ -505,16 +528,12 @@ static void vq_set_fd(struct bdev *d, unsigned long req, unsigned int i,
 static void vq_setup(struct bdev *d, unsigned int i)
 {
 	struct vhost_vring_state s = { .index = i, .num = opt.ring };
-	struct vq *q = &d->vq[i];
-	struct vhost_vring_addr a = {
-		.index = i,
-		.desc_user_addr = (unsigned long)q->desc,
-		.avail_user_addr = (unsigned long)q->avail,
-		.used_user_addr = (unsigned long)q->used,
-	};
+	struct bq *q = &d->vq[i];
+	struct vhost_vring_addr a;
 
+	vq_addr(&q->vq, i, &a);
 	xioctl(d->fd, VHOST_SET_VRING_NUM, &s, "VHOST_SET_VRING_NUM");
-	s.num = 0;
+	s.num = vq_base(&q->vq);
 	xioctl(d->fd, VHOST_SET_VRING_BASE, &s, "VHOST_SET_VRING_BASE");
 	xioctl(d->fd, VHOST_SET_VRING_ADDR, &a, "VHOST_SET_VRING_ADDR");
 	q->kick = xeventfd();
@@ -525,15 +544,23 @@ static void vq_setup(struct bdev *d, unsigned int i)
 	vq_set_fd(d, VHOST_SET_VRING_ERR, i, q->err, "VHOST_SET_VRING_ERR");
 }
 
-/* Takes what the device offers of VERSION_1 and MRG_RXBUF. */
+/*
+ * Takes what the device offers of VERSION_1 and MRG_RXBUF; the ring
+ * format --vq asks for it must offer.
+ */
 static void dev_features(struct bdev *d)
 {
 	__u64 want = (1ULL << VIRTIO_F_VERSION_1) |
 		     (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	__u64 ring = (vq_packed() ? 1ULL << VIRTIO_F_RING_PACKED : 0) |
+		     (vq_in_order() ? 1ULL << VIRTIO_F_IN_ORDER : 0);
 	__u64 offered;
 
 	xioctl(d->fd, VHOST_GET_FEATURES, &offered, "VHOST_GET_FEATURES");
-	d->features = offered & want;
+	if ((offered & ring) != ring)
+		die("%s does not offer %s rings (features %#llx)", opt.dev,
+		    vq_mode_name[opt.vq], (unsigned long long)offered);
+	d->features = (offered & want) | ring;
 	xioctl(d->fd, VHOST_SET_FEATURES, &d->features, "VHOST_SET_FEATURES");
 	/* the header without num_buffers only for a legacy device */
 	d->hdr_len = d->features ? 12 : 10;
@@ -552,7 +579,7 @@ static void frame_fill(__u8 *f, const __u8 *dst, const __u8 *src,
 
 static void tx_frames_fill(struct bdev *d)
 {
-	struct vq *q = &d->vq[Q_TX];
+	struct bq *q = &d->vq[Q_TX];
 	unsigned int k;
 
 	for (k = 0; k < opt.ring; k++)
@@ -578,12 +605,12 @@ static void dev_setup(struct bdev *d, int index)
 	dev_features(d);
 	mem_map(d);
 	mem_table(d);
-	vq_layout(d, Q_RX);
-	vq_layout(d, Q_TX);
+	vq_layout_at(d, Q_RX);
+	vq_layout_at(d, Q_TX);
 	tx_frames_fill(d);
 	/* the driver polls the used rings: no calls wanted by default */
-	d->vq[Q_RX].avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	d->vq[Q_TX].avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	vq_disarm(&d->vq[Q_RX].vq);
+	vq_disarm(&d->vq[Q_TX].vq);
 	vq_setup(d, Q_RX);
 	vq_setup(d, Q_TX);
 	tap_open(d);
@@ -606,21 +633,20 @@ static void dev_close(struct bdev *d)
 		close(d->vq[i].call);
 		close(d->vq[i].err);
 		free(d->vq[i].free);
+		free(d->vq[i].by_id);
+		vq_fini(&d->vq[i].vq);
 	}
 	munmap(d->mem, d->mem_size);
 }
 
 /* The driver */
 
-/* The driver's half of notification suppression (no EVENT_IDX). */
-static void vq_notify(struct vq *q)
+/* The driver's half of notification suppression. */
+static void vq_notify(struct bq *q)
 {
 	__u64 one = 1;
 
-	/* the avail index must be visible before the flags are read */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) &
-	    VRING_USED_F_NO_NOTIFY)
+	if (!vq_kick_needed(&q->vq))
 		return;
 	if (write(q->kick, &one, sizeof(one)) != sizeof(one))
 		die("kick: %s", strerror(errno));
@@ -628,7 +654,7 @@ static void vq_notify(struct vq *q)
 }
 
 /* Kicks if the device asks; counts the kicks of the measurement. */
-static void vq_notify_counted(struct vq *q, struct slot *sl, int ph)
+static void vq_notify_counted(struct bq *q, struct slot *sl, int ph)
 {
 	__u64 before = q->kicks;
 
@@ -637,19 +663,25 @@ static void vq_notify_counted(struct vq *q, struct slot *sl, int ph)
 		sl->kicks += q->kicks - before;
 }
 
-/* Posts up to max free buffers; returns how many. */
-static unsigned int vq_post(struct vq *q, unsigned int max)
+/* Posts up to max free buffers, published at once; returns how many. */
+static unsigned int vq_post(struct bdev *d, struct bq *q, unsigned int max)
 {
-	unsigned int n = 0;
+	int rx = q == &d->vq[Q_RX], id;
+	unsigned int n = 0, k;
+	struct vq_buf b;
 
 	while (n < max && q->nfree) {
-		q->avail->ring[q->avail_idx++ & (opt.ring - 1)] =
-			q->free[--q->nfree];
+		k = q->free[q->nfree - 1];
+		b.gpa = gpa(d, q->buf + (size_t)k * BUF_SZ);
+		b.len = rx ? BUF_SZ : d->hdr_len + opt.size;
+		id = vq_stage(&q->vq, &b, !rx, rx, false);
+		if (id < 0)
+			die("vq_stage: %s", strerror(-id));
+		q->by_id[id] = k;
+		q->nfree--;
 		n++;
 	}
-	if (n)
-		__atomic_store_n(&q->avail->idx, q->avail_idx,
-				 __ATOMIC_RELEASE);
+	vq_publish(&q->vq);
 	return n;
 }
 
@@ -664,25 +696,34 @@ static int rx_frame_ok(const struct bdev *d, const __u8 *b, __u32 len)
 	return f[12] == ETH_P_BENCH >> 8 && f[13] == (ETH_P_BENCH & 0xff);
 }
 
+/* Takes one used buffer back into the pool: 1, or 0 if there is none. */
+static int vq_take(struct bq *q, unsigned int *k, __u32 *len)
+{
+	struct vq_used u;
+	int r = vq_get(&q->vq, &u);
+
+	if (r < 0)
+		die("used entry with id %u: not a buffer in flight", u.id);
+	if (!r)
+		return 0;
+	*k = q->by_id[u.id];
+	*len = u.len;
+	q->free[q->nfree++] = *k;
+	return 1;
+}
+
 /*
  * Takes the used entries there are, gives their buffers back to the
- * free list; returns how many, and in *bad the RX frames not ours.
+ * pool; returns how many, and in *bad the RX frames not ours.
  */
-static unsigned int vq_reap(struct bdev *d, struct vq *q, __u64 *bad)
+static unsigned int vq_reap(struct bdev *d, struct bq *q, __u64 *bad)
 {
-	__u16 end = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
-	struct vring_used_elem e;
-	unsigned int n = 0;
+	unsigned int n = 0, k;
+	__u32 len;
 
-	while (q->last_used != end) {
-		e = q->used->ring[q->last_used++ & (opt.ring - 1)];
-		if (e.id >= opt.ring || q->nfree >= opt.ring)
-			die("used entry with id %u: not a buffer in flight",
-			    e.id);
-		if (bad && !rx_frame_ok(d, q->buf + (size_t)e.id * BUF_SZ,
-					e.len))
+	while (vq_take(q, &k, &len)) {
+		if (bad && !rx_frame_ok(d, q->buf + (size_t)k * BUF_SZ, len))
 			(*bad)++;
-		q->free[q->nfree++] = e.id;
 		n++;
 	}
 	return n;
@@ -705,11 +746,11 @@ static void stall_check(__u64 *since, int progress, const char *what)
 /* After the run: every frame posted must come back. */
 static void tx_drain(struct bdev *d, struct slot *sl)
 {
-	struct vq *q = &d->vq[Q_TX];
+	struct bq *q = &d->vq[Q_TX];
 	__u64 since = 0;
 	unsigned int n;
 
-	while (q->nfree < opt.ring) {
+	while (vq_pending(&q->vq)) {
 		n = vq_reap(d, q, NULL);
 		sl->total += n;
 		stall_check(&since, n, "tx drain");
@@ -721,15 +762,17 @@ static void check_base(struct bdev *d, unsigned int i)
 {
 	struct vhost_vring_state s = { .index = i };
 
+	__u32 want = vq_base(&d->vq[i].vq);
+
 	xioctl(d->fd, VHOST_GET_VRING_BASE, &s, "VHOST_GET_VRING_BASE");
-	if ((__u16)s.num != d->vq[i].last_used)
-		die("queue %u stopped at %u, the driver saw %u used", i, s.num,
-		    d->vq[i].last_used);
+	if ((vq_packed() ? s.num : (__u16)s.num) != want)
+		die("queue %u stopped at %#x, the driver saw %#x used", i, s.num,
+		    want);
 }
 
 static void tx_run(struct bdev *d, struct slot *sl)
 {
-	struct vq *q = &d->vq[Q_TX];
+	struct bq *q = &d->vq[Q_TX];
 	unsigned int n, posted;
 	__u64 since = 0;
 	int ph;
@@ -739,7 +782,7 @@ static void tx_run(struct bdev *d, struct slot *sl)
 		sl->total += n;
 		if (ph == PH_RUN)
 			sl->run += n;
-		posted = vq_post(q, opt.batch);
+		posted = vq_post(d, q, opt.batch);
 		if (posted)
 			vq_notify_counted(q, sl, ph);
 		if (!n && !posted)
@@ -857,13 +900,13 @@ static unsigned int rx_take(struct bdev *d, struct slot *sl, int ph)
 
 static void rx_run(struct bdev *d, struct slot *sl)
 {
-	struct vq *q = &d->vq[Q_RX];
+	struct bq *q = &d->vq[Q_RX];
 	unsigned int n, posted;
 	int ph;
 
 	while ((ph = phase()) < PH_EXIT) {
 		n = rx_take(d, sl, ph);
-		posted = vq_post(q, opt.batch);
+		posted = vq_post(d, q, opt.batch);
 		if (posted)
 			vq_notify_counted(q, sl, ph);
 		if (!n && !posted)
@@ -882,7 +925,7 @@ static void *rx_driver(void *arg)
 	if (opt.pin == PIN_SPLIT)
 		pin_split();
 	/* the ring full before the device looks at it */
-	vq_post(&d.vq[Q_RX], opt.ring);
+	vq_post(&d, &d.vq[Q_RX], opt.ring);
 	set_backend(&d, d.tap);
 	vq_notify(&d.vq[Q_RX]);
 	d.tap_stat0 = tap_stat(&d, "tx_dropped");
@@ -1180,8 +1223,11 @@ static void report(const struct tally *t, double secs,
 		       (unsigned long long)t->wire);
 	else
 		report_rx(t, secs);
-	printf(" ring=%u batch=%u secs=%.2f pin=%s\n", opt.ring, opt.batch, secs,
+	printf(" ring=%u batch=%u secs=%.2f pin=%s", opt.ring, opt.batch, secs,
 	       opt.pin == PIN_SPLIT ? "split" : "none");
+	if (opt.vq != VQ_SPLIT)
+		printf(" vq=%s", vq_mode_name[opt.vq]);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -1285,42 +1331,42 @@ static void *echo_run(void *arg)
 
 static void pp_send(struct bdev *d, unsigned int seq)
 {
-	struct vq *q = &d->vq[Q_TX];
+	struct bq *q = &d->vq[Q_TX];
 	__u64 since = 0;
-	unsigned int id;
+	unsigned int k;
 
 	while (!q->nfree)
 		stall_check(&since, vq_reap(d, q, NULL), "pingpong tx");
-	id = q->free[q->nfree - 1];
-	memcpy(q->buf + (size_t)id * BUF_SZ + d->hdr_len + 14, &seq,
+	k = q->free[q->nfree - 1];
+	memcpy(q->buf + (size_t)k * BUF_SZ + d->hdr_len + 14, &seq,
 	       sizeof(seq));
-	vq_post(q, 1);
+	vq_post(d, q, 1);
 	vq_notify(q);
 }
 
 /* Sleeps on the call eventfd: the latency includes the notification. */
 static void pp_wait(struct bdev *d, unsigned int seq)
 {
-	struct vq *q = &d->vq[Q_RX];
+	struct bq *q = &d->vq[Q_RX];
 	struct pollfd p = { .fd = q->call, .events = POLLIN };
 	__u64 end = now_ns() + ECHO_MS * 1000000ULL;
-	__u64 bad = 0;
-	unsigned int id;
-	__u8 *f;
+	unsigned int k;
+	__u32 len;
+	__u8 *b;
 
-	while (__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) ==
-	       q->last_used) {
+	while (!vq_more_used(&q->vq)) {
 		if (now_ns() > end)
 			die("pingpong: no echo of frame %u in %d ms", seq,
 			    ECHO_MS);
 		if (poll(&p, 1, 100) > 0)
 			read_efd(q->call);
 	}
-	id = q->used->ring[q->last_used & (opt.ring - 1)].id;
-	if (vq_reap(d, q, &bad) != 1 || bad)
+	if (!vq_take(q, &k, &len) || vq_more_used(&q->vq))
 		die("pingpong: frame %u came back wrong", seq);
-	f = q->buf + (size_t)id * BUF_SZ + d->hdr_len;
-	if (memcmp(f + 14, &seq, sizeof(seq)))
+	b = q->buf + (size_t)k * BUF_SZ;
+	if (!rx_frame_ok(d, b, len))
+		die("pingpong: frame %u came back wrong", seq);
+	if (memcmp(b + d->hdr_len + 14, &seq, sizeof(seq)))
 		die("pingpong: frame %u came back out of order", seq);
 }
 
@@ -1354,9 +1400,12 @@ static void pp_report(__u64 *lat, unsigned int n, int cpu)
 	       sum / n / 1e3);
 	printf(" min_us=%.1f max_us=%.1f", lat[0] / 1e3, lat[n - 1] / 1e3);
 	if (opt.pin == PIN_SPLIT)
-		printf(" pin=split\n");
+		printf(" pin=split");
 	else
-		printf(" pin=same cpu=%d\n", cpu);
+		printf(" pin=same cpu=%d", cpu);
+	if (opt.vq != VQ_SPLIT)
+		printf(" vq=%s", vq_mode_name[opt.vq]);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -1372,7 +1421,7 @@ static void pp_loop(struct bdev *d, __u64 *lat)
 		if (i >= WARMUP_RT)
 			lat[i - WARMUP_RT] = now_ns() - t0;
 		/* the RX buffer back and the TX one reclaimed, off the clock */
-		vq_post(&d->vq[Q_RX], 1);
+		vq_post(d, &d->vq[Q_RX], 1);
 		vq_notify(&d->vq[Q_RX]);
 		vq_reap(d, &d->vq[Q_TX], NULL);
 	}
@@ -1398,8 +1447,8 @@ static int run_pingpong(void)
 		pin_split();
 	else
 		pin_worker(&pin);
-	d.vq[Q_RX].avail->flags = 0;
-	vq_post(&d.vq[Q_RX], opt.ring);
+	vq_arm(&d.vq[Q_RX].vq);
+	vq_post(&d, &d.vq[Q_RX], opt.ring);
 	set_backend(&d, d.tap);
 	vq_notify(&d.vq[Q_RX]);
 	ec.fd = packet_socket(&d, ETH_P_BENCH);
@@ -1426,7 +1475,8 @@ static noreturn void bad_usage(void)
 	fprintf(stderr,
 		"usage: kvio_bench DEV tx|rx|pingpong [--size BYTES] [--secs S] [--count N]\n"
 		"                  [--devices N] [--owners N] [--ring N] [--batch N]\n"
-		"                  [--pin split|same|none]\n");
+		"                  [--pin split|same|none]\n"
+		"                  [--vq split|packed|in_order|packed_in_order]\n");
 	exit(2);
 }
 
@@ -1443,6 +1493,16 @@ static unsigned int num_arg(const char *s, unsigned int lo, unsigned int hi)
 		bad_usage();
 	}
 	return v;
+}
+
+static enum vq_mode vq_mode_arg(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vq_mode_name); i++)
+		if (!strcmp(s, vq_mode_name[i]))
+			return i;
+	bad_usage();
 }
 
 static void parse_opt(const char *name, const char *val)
@@ -1467,6 +1527,8 @@ static void parse_opt(const char *name, const char *val)
 		opt.pin = PIN_SAME;
 	else if (!strcmp(name, "--pin") && !strcmp(val, "none"))
 		opt.pin = PIN_NONE;
+	else if (!strcmp(name, "--vq"))
+		opt.vq = vq_mode_arg(val);
 	else
 		bad_usage();
 }

@@ -9,6 +9,15 @@
  * longest one.  fz_reap() takes used elements back and checks each names
  * a chain in flight.  While an input does nothing else, a ring that stops
  * (its error eventfd fires) stopped for nothing: a finding.
+ *
+ * This is the one driver of split rings not built on the selftests'
+ * virtqueue library (selftests/kvio/lib/vq.c), which the raw writers
+ * here do use: this one follows rings whose size and addresses the
+ * input's VMM operations change under chains in flight, checks every
+ * access against what the input made inaccessible, shares its avail
+ * index with the raw operations, and takes indirect tables from a pool of
+ * FZ_GOOD_HEADS for rings of up to 32768 entries.  The library would need
+ * all four; until it has them, this stays.
  */
 #include <errno.h>
 #include <poll.h>
@@ -178,8 +187,9 @@ static int fz_chain_descs(struct fz_dev *d, struct fz_ring *q,
 	head = fz_desc_get(q);
 	if (t) {
 		for (i = 0; i < ch->n; i++)
-			ndp_desc(t + i, ch->gpa[i], ch->len[i],
-				 wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0), i + 1);
+			vq_desc_set(t + i, ch->gpa[i], ch->len[i],
+				    wr | (i + 1 < ch->n ? VRING_DESC_F_NEXT : 0),
+				    i + 1);
 		fz_set_desc(d, q, head, tgpa, ch->n * sizeof(*t),
 			    VRING_DESC_F_INDIRECT, 0);
 		q->link[head] = (q->serial % FZ_GOOD_HEADS) | 0x8000;

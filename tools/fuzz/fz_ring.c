@@ -66,7 +66,7 @@ void fz_set_desc(struct fz_dev *d, struct fz_ring *q, unsigned int i,
 	struct vring_desc *p = fz_desc(d, q, i);
 
 	if (p)
-		ndp_desc(p, gpa, len, flags, next);
+		vq_desc_set(p, gpa, len, flags, next);
 }
 
 void fz_avail_put(struct fz_dev *d, struct fz_ring *q, unsigned int pos,
@@ -196,8 +196,8 @@ void fz_op_table(struct fz_exec *x, const __u8 *a)
 	if (!t)
 		return;
 	for (i = 0; i < n; i++)
-		ndp_desc(t + i, gpa + fz_step(a[10], i, len), len,
-			 fz_flags(a[8]), fz_next(a[9], i, n));
+		vq_desc_set(t + i, gpa + fz_step(a[10], i, len), len,
+			    fz_flags(a[8]), fz_next(a[9], i, n));
 }
 
 /* Whole chains */
@@ -244,11 +244,11 @@ static __u64 fz_chain_table(struct fz_chainop *c, unsigned int t,
 		__u16 next = i + 1 < n ? VRING_DESC_F_NEXT : 0;
 
 		if (nested)
-			ndp_desc(tb + i, inner, n * sizeof(*tb),
-				 VRING_DESC_F_INDIRECT | next, i + 1);
+			vq_desc_set(tb + i, inner, n * sizeof(*tb),
+				    VRING_DESC_F_INDIRECT | next, i + 1);
 		else
-			ndp_desc(tb + i, c->gpa + fz_step(c->step, i, len),
-				 fz_share(c, i, n), c->eflags | next, i + 1);
+			vq_desc_set(tb + i, c->gpa + fz_step(c->step, i, len),
+				    fz_share(c, i, n), c->eflags | next, i + 1);
 	}
 	return FZ_GPA + off;
 }
