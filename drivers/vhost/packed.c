@@ -310,6 +310,7 @@ int kvio_packed_push(struct kvio_vring *vr, const struct kvio_used *used,
 		if (ret)
 			return ret;
 	}
+	/* Every entry written before the first one's flags hand them over. */
 	smp_wmb();
 	ret = kvio_packed_mark_used(vr, first, used[batch ? n - 1 : 0].len);
 	if (ret)

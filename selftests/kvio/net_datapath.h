@@ -34,6 +34,9 @@
 #define NDP_RING_OFF		0x10000UL	/* queue i's rings (lib/vq.c) ... */
 #define NDP_RING_STRIDE		0x70000UL	/* ... at NDP_RING_OFF + i * this */
 
+#ifndef BIT
+#define BIT(nr)		(1U << (nr))
+#endif
 #ifndef BIT_ULL
 #define BIT_ULL(nr)	(1ULL << (nr))
 #endif

@@ -24,6 +24,10 @@
  *   chain, SET_VRING_BASE to the guest's used index, attach, kick) frames
  *   go through that ring again, none lost;
  * - close() of each device returns within NM_CLOSE_MS.
+ * Packed rings (VIRTIO_F_RING_PACKED) get every class that applies to
+ * them and their own: a chain that never ends, a buffer id out of range,
+ * a descriptor ring the device cannot write (its used entries go there)
+ * or read, a device event area it cannot write; some also in order.
  * The "storm" tests break a ring 200 times (the log stays ratelimited,
  * every break is signalled) and under a flood of 10000 kicks (the
  * worker keeps serving the other rings and devices).
@@ -65,6 +69,8 @@
 #define NM_WALK_ENTRIES	65536	/* the most an indirect table may hold */
 #define NM_WALK_DIRECT	255	/* direct descriptors naming it */
 #define NM_WALK_MS	100	/* the ring is stopped by then */
+#define NM_PF_AVAIL	BIT(VRING_PACKED_DESC_F_AVAIL)
+#define NM_PF_USED	BIT(VRING_PACKED_DESC_F_USED)
 
 enum nm_class {
 	NM_LOOP2,		/* a 2-cycle of descriptors */
@@ -87,6 +93,12 @@ enum nm_class {
 	NM_WR_THEN_RD,		/* readable after writable */
 	NM_EMPTY,		/* a chain of one zero-length buffer */
 	NM_USED_RO,		/* used ring read-only after the attach */
+	/* packed rings only */
+	NM_P_CHAIN_RING,	/* every descriptor has NEXT: no chain end */
+	NM_P_ID_RANGE,		/* buffer id == ring size */
+	NM_P_DESC_RO,		/* descriptor ring read-only: no used entry */
+	NM_P_DESC_NONE,		/* ... not even readable */
+	NM_P_EVENT_RO,		/* device event area read-only */
 };
 
 /* What kvio logs for each: drivers/vhost/ring.c, drivers/net/{tx,rx}.c */
@@ -110,13 +122,41 @@ static const char * const nm_why[] = {
 	[NM_RX_READABLE_2ND] = "RX chain not made of writable buffers",
 	[NM_WR_THEN_RD] = "readable buffer after writable",
 	[NM_USED_RO] = "used ring not writable",
+	[NM_P_CHAIN_RING] = "descriptor chain longer than the ring",
+	[NM_P_ID_RANGE] = "buffer id out of range",
+	[NM_P_DESC_RO] = "descriptor ring not writable",
+	[NM_P_DESC_NONE] = "descriptor ring not readable",
+	[NM_P_EVENT_RO] = "device event area not writable",
 };
+
+/* Classes that apply to packed rings (drivers/vhost/packed.c). */
+static bool nm_packed_class(enum nm_class bad)
+{
+	switch (bad) {
+	case NM_LOOP2:
+	case NM_LOOP_RING:
+	case NM_NEXT_RANGE:
+	case NM_HEAD_RANGE:
+	case NM_IND_NEXT_RANGE:	/* a table's entries are used in turn */
+	case NM_IND_LOOP:
+	case NM_AVAIL_JUMP:
+	case NM_USED_RO:	/* NM_P_DESC_RO and NM_P_EVENT_RO instead */
+		return false;
+	default:
+		return true;
+	}
+}
 
 static const char *nm_why_on(enum nm_class bad, enum ndp_queue qi)
 {
 	if (bad != NM_EMPTY)
 		return nm_why[bad];
 	return nm_why[qi == NDP_TX ? NM_TX_WRITABLE : NM_RX_READABLE];
+}
+
+static bool nm_packed(const struct ndp_vq *q)
+{
+	return q->vq.cfg.packed;
 }
 
 struct nm_line {
@@ -280,9 +320,15 @@ static struct vring_used_elem *nm_used_elem(const struct ndp_vq *q)
 	return vq_used_elem(&q->vq, q->vq.used_idx);
 }
 
-/* Marks the used element the device would write next. */
+/*
+ * Marks the used element the device would write next (split; packed, the
+ * device writes its used entries over the chain itself, and its flags
+ * say whether it did).
+ */
 static void nm_sentinel(const struct ndp_vq *q)
 {
+	if (nm_packed(q))
+		return;
 	nm_used_elem(q)->id = NM_SENTINEL;
 	nm_used_elem(q)->len = NM_SENTINEL;
 }
@@ -290,18 +336,53 @@ static void nm_sentinel(const struct ndp_vq *q)
 /* The device wrote no used element and did not move the used index. */
 static int nm_untouched(const struct ndp_vq *q)
 {
-	const struct vring_used_elem *e = nm_used_elem(q);
+	const struct vring_used_elem *e;
+	__u16 f, w;
 
+	if (nm_packed(q)) {
+		f = __atomic_load_n(&q->vq.pdesc[q->vq.used_idx].flags,
+				    __ATOMIC_ACQUIRE);
+		w = q->vq.used_wrap;
+		return !!(f & NM_PF_AVAIL) != w || !!(f & NM_PF_USED) != w;
+	}
+	e = nm_used_elem(q);
 	return vq_used_idx(&q->vq) == q->vq.used_idx &&
 	       e->id == NM_SENTINEL && e->len == NM_SENTINEL;
 }
 
+/* The used ring, or a packed ring's device event area. */
 static int nm_protect_used(const struct ndp_vq *q, int prot)
 {
 	size_t len;
 	void *used = vq_used_area(&q->vq, &len);
 
 	return mprotect(used, (len + NDP_PAGE - 1) & ~(NDP_PAGE - 1), prot);
+}
+
+/* A packed ring's descriptors. */
+static int nm_protect_desc(const struct ndp_vq *q, int prot)
+{
+	size_t len = q->vq.cfg.num * sizeof(struct vring_packed_desc);
+
+	return mprotect(q->vq.pdesc, (len + NDP_PAGE - 1) & ~(NDP_PAGE - 1),
+			prot);
+}
+
+/* The memory the class made inaccessible, accessible again. */
+static int nm_unprotect(const struct ndp_vq *q, enum nm_class bad)
+{
+	if (bad == NM_USED_RO || bad == NM_P_EVENT_RO)
+		return nm_protect_used(q, PROT_READ | PROT_WRITE);
+	if (bad == NM_P_DESC_RO || bad == NM_P_DESC_NONE)
+		return nm_protect_desc(q, PROT_READ | PROT_WRITE);
+	return 0;
+}
+
+/* Classes where the device may take the chain before it stops. */
+static bool nm_takes(enum nm_class bad)
+{
+	return bad == NM_USED_RO || bad == NM_P_DESC_RO ||
+	       bad == NM_P_EVENT_RO;
 }
 
 /* A good buffer for serial, as net_datapath's driver lays it out. */
@@ -383,6 +464,101 @@ static void nm_bad_descs(struct ndp_vq *q, unsigned int head, __u64 buf,
 	}
 }
 
+static void nm_ptab_set(struct vring_packed_desc *d, __u64 gpa, __u32 len,
+			__u16 flags)
+{
+	d->addr = gpa;
+	d->len = len;
+	d->id = 0;
+	d->flags = flags;
+}
+
+/*
+ * A packed chain of buffer id at position pos, made bad.  Descriptors
+ * after the head keep the AVAIL and USED bits they had: only the head's
+ * make a chain available, and the positions stay free for the driver.
+ */
+static void nm_bad_packed(struct ndp_vq *q, unsigned int id, unsigned int pos,
+			  __u64 buf, enum nm_class bad)
+{
+	const __u16 wr = q->idx == NDP_RX ? VRING_DESC_F_WRITE : 0;
+	const __u16 nx = VRING_DESC_F_NEXT, w = VRING_DESC_F_WRITE;
+	const __u16 lap = NM_PF_AVAIL | NM_PF_USED;
+	unsigned int num = q->vq.cfg.num, i, p;
+	__u16 head = vq_pdesc_avail(&q->vq, pos), f;
+	struct vq *v = &q->vq;
+	struct vring_packed_desc *t;
+	__u32 len = 2 * sizeof(*t);
+	__u64 tbl;
+
+#define NM_NEXT_AT(k)	((pos + (k)) % num)
+#define NM_KEEP(k)	(v->pdesc[NM_NEXT_AT(k)].flags & lap)
+	switch (bad) {
+	case NM_P_CHAIN_RING:
+		for (i = num; i-- > 0;) {
+			p = NM_NEXT_AT(i);
+			f = i ? NM_KEEP(i) : head;
+			vq_pdesc_write(v, p, buf, 16, id, f | wr | nx);
+		}
+		return;
+	case NM_P_ID_RANGE:
+		vq_pdesc_write(v, pos, buf, 64, num, head | wr);
+		return;
+	case NM_ADDR_OUTSIDE:
+		vq_pdesc_write(v, pos, NDP_GPA_BASE + NDP_MEM_SIZE, 64, id,
+			       head | wr);
+		return;
+	case NM_LEN_HUGE:
+		vq_pdesc_write(v, pos, buf, 0xffffffff, id, head | wr);
+		return;
+	case NM_EMPTY:
+		vq_pdesc_write(v, pos, buf, 0, id, head | wr);
+		return;
+	case NM_TX_WRITABLE:	/* a frame, then room */
+		vq_pdesc_write(v, NM_NEXT_AT(1), buf + 128, 64, id,
+			       NM_KEEP(1) | w);
+		vq_pdesc_write(v, pos, buf, NDP_HDR_LEN + 60, id, head | nx);
+		return;
+	case NM_RX_READABLE:
+	case NM_RX_READABLE_2ND:	/* a header to read, then room */
+		vq_pdesc_write(v, NM_NEXT_AT(1), buf + 64, 1600, id,
+			       NM_KEEP(1) | w);
+		vq_pdesc_write(v, pos, buf, NDP_HDR_LEN, id, head | nx);
+		return;
+	case NM_WR_THEN_RD:
+		vq_pdesc_write(v, NM_NEXT_AT(1), buf + 64, 64, id, NM_KEEP(1));
+		vq_pdesc_write(v, pos, buf, 64, id, head | w | nx);
+		return;
+	case NM_IND_NESTED:
+	case NM_IND_LEN0:
+	case NM_IND_LEN_ODD:
+	case NM_IND_OUTSIDE:
+	case NM_IND_NEXT:
+		break;
+	default:	/* the chain stays good: the ring's memory is bad */
+		return;
+	}
+#undef NM_KEEP
+#undef NM_NEXT_AT
+
+	/* the indirect classes; a table's NEXT flags mean nothing */
+	t = vq_ind(v, id, &tbl);
+	nm_ptab_set(t, buf, 64, wr | nx);
+	nm_ptab_set(t + 1, buf + 64, 64, wr);
+	f = head | VRING_DESC_F_INDIRECT;
+	if (bad == NM_IND_NESTED)
+		nm_ptab_set(t + 1, tbl, sizeof(*t), VRING_DESC_F_INDIRECT);
+	else if (bad == NM_IND_LEN0)
+		len = 0;
+	else if (bad == NM_IND_LEN_ODD)
+		len = sizeof(*t) + 8;
+	else if (bad == NM_IND_OUTSIDE)
+		tbl = NDP_GPA_BASE + NDP_MEM_SIZE;
+	else if (bad == NM_IND_NEXT)
+		f |= nx;
+	vq_pdesc_write(v, pos, tbl, len, id, f);
+}
+
 /*
  * The guest writes a good chain as its next buffer, makes it bad the way
  * bad says, and publishes it.
@@ -391,6 +567,7 @@ static int nm_corrupt(struct ndp *g, struct ndp_vq *q, enum nm_class bad)
 {
 	unsigned int num = q->vq.cfg.num;
 	struct ndp_chain ch;
+	unsigned int pos;
 	int head;
 
 	if (bad == NM_RX_READABLE_2ND) {
@@ -398,9 +575,22 @@ static int nm_corrupt(struct ndp *g, struct ndp_vq *q, enum nm_class bad)
 		ndp_post(g, q, &ch);
 	}
 	nm_good(g, q, q->posted, &ch);
+	pos = q->vq.avail_idx;
 	head = ndp_stage(g, q, &ch);
 	if (head < 0)
 		return -1;
+	if (nm_packed(q)) {
+		nm_bad_packed(q, head, pos, ch.gpa[0], bad);
+		if (bad == NM_P_EVENT_RO && nm_protect_used(q, PROT_READ))
+			return -1;
+		vq_publish(&q->vq);
+		/* the device looks only when kicked or given a frame */
+		if (bad == NM_P_DESC_RO && nm_protect_desc(q, PROT_READ))
+			return -1;
+		if (bad == NM_P_DESC_NONE && nm_protect_desc(q, PROT_NONE))
+			return -1;
+		return 0;
+	}
 	if (bad >= NM_IND_NESTED && bad <= NM_IND_NEXT)
 		nm_bad_table(q, head, ch.gpa[0], bad);
 	else
@@ -486,11 +676,19 @@ static unsigned int nm_restart(struct __test_metadata *_metadata,
 		TH_LOG("detach: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(g->dev, VHOST_GET_VRING_BASE, &s))
 		TH_LOG("GET_VRING_BASE: %s", strerror(errno));
-	ASSERT_EQ(0, (__u16)(s.num - used) > 1)
-		TH_LOG("stopped at avail index %u, the guest's used index is %u",
-		       s.num, used);
-	if (bad == NM_USED_RO) {
-		ASSERT_EQ(0, nm_protect_used(q, PROT_READ | PROT_WRITE));
+	if (!nm_packed(q))
+		ASSERT_EQ(0, (__u16)(s.num - used) > 1)
+			TH_LOG("stopped at avail index %u, the guest's used index is %u",
+			       s.num, used);
+	if (nm_packed(q) && !nm_takes(bad))
+		ASSERT_EQ(used, s.num)
+			TH_LOG("stopped at 0x%08x, the guest's base is 0x%08x",
+			       s.num, used);
+	/* packed: the used half never moves past the guest's */
+	if (nm_packed(q))
+		ASSERT_EQ(used >> 16, s.num >> 16);
+	ASSERT_EQ(0, nm_unprotect(q, bad));
+	if (nm_takes(bad)) {
 		if (s.num != used && q->idx == NDP_TX)
 			ASSERT_EQ(0, nm_take_sent(g, q->posted - 1))
 				TH_LOG("the chain was taken, its frame not sent");
@@ -567,6 +765,9 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 	signals = ndp_wait_efd(q->err, NM_ERR_MS);
 	t_err = ndp_now_ms() - t0;
 	ASSERT_NE(0, signals) TH_LOG("no error eventfd signal in %d ms", NM_ERR_MS);
+	/* stopped: the guest's driver may look at its ring again */
+	if (bad == NM_P_DESC_NONE)
+		ASSERT_EQ(0, nm_protect_desc(q, PROT_READ));
 
 	/* stopped: a kick does nothing; the rest of the worker's rings work */
 	ASSERT_EQ(0, ndp_kick_now(q));
@@ -590,7 +791,7 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 	EXPECT_TRUE(ndp_pair_quiet(nm->p, q));
 	t_close = nm_close(_metadata, nm);
 	/* The base stays on the bad chain (a read-only used ring aside). */
-	if (bad != NM_USED_RO)
+	if (!nm_takes(bad))
 		EXPECT_EQ(used, stopped);
 	ksft_print_msg("%s: error fd in %ld ms, %u line(s), close %ld ms\n",
 		       tx ? "TX" : "RX", t_err, lines, t_close);
@@ -599,8 +800,12 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 /* Both rings, each with fresh devices, unless the class is one ring's. */
 TEST_F_TIMEOUT(malformed, ring, 120)
 {
+	bool packed = variant->features & NDP_F_PACKED;
 	enum ndp_queue qi;
 
+	/* the variant table's own consistency */
+	ASSERT_TRUE(packed ? nm_packed_class(variant->bad) :
+			     variant->bad < NM_P_CHAIN_RING);
 	for (qi = NDP_RX; qi <= NDP_TX; qi++) {
 		if (qi == NDP_RX ? variant->bad == NM_TX_WRITABLE :
 		    variant->bad >= NM_RX_READABLE &&
@@ -667,6 +872,103 @@ FIXTURE_VARIANT_ADD(malformed, used_ro) { .bad = NM_USED_RO };
 /* without, already when it asks the guest not to kick */
 FIXTURE_VARIANT_ADD(malformed, used_ro_noevidx) {
 	.bad = NM_USED_RO, .features = NDP_F_MRG | NDP_F_INDIRECT,
+};
+
+/*
+ * Packed rings (kvio-net offers VIRTIO_F_RING_PACKED): the classes that
+ * apply to them, and theirs.  The device writes its used entries into
+ * the descriptor ring, so "used ring read-only" becomes a read-only
+ * descriptor ring, and a read-only device event area.
+ */
+#define NM_F_PACKED	(NDP_F_QEMU | NDP_F_PACKED)
+
+FIXTURE_VARIANT_ADD(malformed, packed_chain_ring) {
+	.bad = NM_P_CHAIN_RING, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_chain_ring_1024) {
+	.bad = NM_P_CHAIN_RING, .num = 1024, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_id_range) {
+	.bad = NM_P_ID_RANGE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_addr_outside) {
+	.bad = NM_ADDR_OUTSIDE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_len_huge) {
+	.bad = NM_LEN_HUGE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_ind_nested) {
+	.bad = NM_IND_NESTED, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_ind_len0) {
+	.bad = NM_IND_LEN0, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_ind_len_odd) {
+	.bad = NM_IND_LEN_ODD, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_ind_outside) {
+	.bad = NM_IND_OUTSIDE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_ind_next) {
+	.bad = NM_IND_NEXT, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_tx_writable) {
+	.bad = NM_TX_WRITABLE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_rx_readable) {
+	.bad = NM_RX_READABLE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_rx_readable_2nd) {
+	.bad = NM_RX_READABLE_2ND, .rxbuf = 1024, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_wr_then_rd) {
+	.bad = NM_WR_THEN_RD, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_empty) {
+	.bad = NM_EMPTY, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_desc_ro) {
+	.bad = NM_P_DESC_RO, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_desc_none) {
+	.bad = NM_P_DESC_NONE, .features = NM_F_PACKED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_event_ro) {
+	.bad = NM_P_EVENT_RO, .features = NM_F_PACKED,
+};
+
+/* in order: the same walk; the used side batches */
+FIXTURE_VARIANT_ADD(malformed, packed_in_order_id_range) {
+	.bad = NM_P_ID_RANGE, .features = NM_F_PACKED | NDP_F_IN_ORDER,
+};
+
+FIXTURE_VARIANT_ADD(malformed, packed_in_order_desc_ro) {
+	.bad = NM_P_DESC_RO, .features = NM_F_PACKED | NDP_F_IN_ORDER,
+};
+
+FIXTURE_VARIANT_ADD(malformed, in_order_addr_outside) {
+	.bad = NM_ADDR_OUTSIDE, .features = NDP_F_QEMU | NDP_F_IN_ORDER,
+};
+
+FIXTURE_VARIANT_ADD(malformed, in_order_used_ro) {
+	.bad = NM_USED_RO, .features = NDP_F_QEMU | NDP_F_IN_ORDER,
 };
 
 /* Many breaks */
