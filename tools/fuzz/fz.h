@@ -246,6 +246,19 @@ void fz_set_helper(void);
 
 extern const __u64 fz_features_tab[];
 extern const unsigned int fz_nfeatures;
+__u64 fz_hdr_features(const __u8 *h);
+
+/* header byte 0, bits 5-7: 5 packed rings, 6 IN_ORDER, 7 both; else split */
+static inline int fz_h_packed(__u8 h0)
+{
+	return h0 >> 5 == 5 || h0 >> 5 == 7;
+}
+
+static inline int fz_h_in_order(__u8 h0)
+{
+	return h0 >> 5 >= 6;
+}
+
 extern const __u64 fz_num_tab[];
 extern const unsigned int fz_nnum;
 extern const __u64 fz_len_tab[];

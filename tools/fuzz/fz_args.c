@@ -26,14 +26,40 @@
 #define LOGALL	BIT_ULL(VHOST_F_LOG_ALL)
 #define NOE	BIT_ULL(VIRTIO_F_NOTIFY_ON_EMPTY)
 #define RRESET	BIT_ULL(40)	/* VIRTIO_F_RING_RESET */
+#define PACKED	BIT_ULL(VIRTIO_F_RING_PACKED)
+#define INORD	BIT_ULL(VIRTIO_F_IN_ORDER)
 
-/* The first twelve are what a driver may ack; the rest are refused. */
+/*
+ * The first twelve are what a driver may ack (the header picks among
+ * them); the next four are refused; then packed rings and IN_ORDER, the
+ * last refused (packed rings need VIRTIO_F_VERSION_1).  The header adds
+ * those two through fz_hdr_features().
+ */
 const __u64 fz_features_tab[] = {
 	V1 | MRG | EVIDX | IND, V1, V1 | MRG, V1 | IND, V1 | EVIDX,
 	V1 | MRG | IND, V1 | MRG | VHDR, V1 | MRG | EVIDX | IND | VHDR,
 	0, MRG, IND | EVIDX, V1 | NOE | MRG | EVIDX | IND | RRESET,
 	V1 | MRG | LOGALL, ~0ULL, BIT_ULL(33), BIT_ULL(63),
+	V1 | PACKED | MRG | EVIDX | IND, V1 | INORD | MRG | EVIDX | IND,
+	V1 | PACKED | INORD | MRG | EVIDX | IND, V1 | PACKED | INORD,
+	PACKED | MRG,
 };
+
+/*
+ * The features a header acks: h[1] picks one of the first twelve; h[0]
+ * bits 5-7 may add packed rings (and VIRTIO_F_VERSION_1, which they
+ * need), VIRTIO_F_IN_ORDER or both (fz.h).
+ */
+__u64 fz_hdr_features(const __u8 *h)
+{
+	__u64 f = fz_features_tab[h[1] % 12];
+
+	if (fz_h_packed(h[0]))
+		f |= V1 | PACKED;
+	if (fz_h_in_order(h[0]))
+		f |= INORD;
+	return f;
+}
 
 const unsigned int fz_nfeatures = ARRAY_SIZE(fz_features_tab);
 

@@ -409,7 +409,7 @@ void fz_show(const __u8 *in, unsigned int len, FILE *f)
 		"# header: level %u%s%s%s, features %#llx, ring %llu, backend %u, memory %u, base %u\n",
 		h[0] & 3, h[0] & 4 ? ", two devices" : "",
 		h[0] & 8 ? ", busy polling" : "", h[0] & 16 ? ", dirty log" : "",
-		(unsigned long long)fz_features_tab[h[1] % 12],
+		(unsigned long long)fz_hdr_features(h),
 		(unsigned long long)fz_num_tab[h[2] % 8], h[3] % 4, h[4] % 4,
 		h[5] % 8);
 	n = fz_decode(in, len, off, FZ_MAX_OPS);

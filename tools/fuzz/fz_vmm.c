@@ -278,7 +278,7 @@ static int fz_pro_dev(struct fz_exec *x, struct fz_dev *d, const __u8 *h,
 	err |= !!fz_ioctl(x, d, "owner", VHOST_SET_OWNER, NULL);
 	if (level < 2)
 		return err;
-	err |= fz_set_features(x, d, fz_features_tab[h[1] % 12]);
+	err |= fz_set_features(x, d, fz_hdr_features(h));
 	fz_memtab_set(x, d, h[4] % 4, 0);
 	err |= !d->tab;
 	for (i = 0; i < 2; i++)
@@ -297,14 +297,15 @@ static int fz_pro_dev(struct fz_exec *x, struct fz_dev *d, const __u8 *h,
 /*
  * The header: h[0] bits 0-1 the level (0 nothing, 1 owned, 2 rings set
  * up, 3 running with a backend), bit 2 the second device too, bit 3 busy
- * polling, bit 4 the dirty log; h[1] the features, h[2] the ring size,
- * h[3] the backend, h[4] the memory table, h[5] the rings' first index.
+ * polling, bit 4 the dirty log, bits 5-7 the ring format (fz.h); h[1]
+ * the features, h[2] the ring size, h[3] the backend, h[4] the memory
+ * table, h[5] the rings' first index.
  * Returns whether the rings start well-formed (level 3, all accepted).
  */
 int fz_prologue(struct fz_exec *x, const __u8 *h)
 {
 	unsigned int level = h[0] & 3, n = h[0] & 4 ? 2 : 1, i;
-	__u64 f = fz_features_tab[h[1] % 12];
+	__u64 f = fz_hdr_features(h);
 	int err = 0;
 
 	x->header_len = f & ((1ULL << VIRTIO_NET_F_MRG_RXBUF) |
@@ -313,7 +314,12 @@ int fz_prologue(struct fz_exec *x, const __u8 *h)
 		return 0;
 	for (i = 0; i < n; i++)
 		err |= fz_pro_dev(x, &x->dev[i], h, level);
-	return level == 3 && !err;
+	/*
+	 * The well-behaved driver (fz_driver.c) writes split rings, in any
+	 * order: on packed rings or with IN_ORDER its chains are input like
+	 * any other, and a ring that stops is no finding.
+	 */
+	return level == 3 && !err && !fz_h_packed(h[0]) && !fz_h_in_order(h[0]);
 }
 
 /* The operations */
@@ -455,7 +461,11 @@ void fz_op_vnum(struct fz_exec *x, const __u8 *a)
 
 void fz_op_vbase(struct fz_exec *x, const __u8 *a)
 {
-	static const __u64 base[6] = { 0, 1, 0xffff, 0x8000, 0x10000, 0xffffffff };
+	/* split indices; packed: avail | wrap << 15 | (used | wrap << 15) << 16 */
+	static const __u64 base[10] = {
+		0, 1, 0xffff, 0x8000, 0x10000, 0xffffffff,
+		0x80008000, 0x00008000, 0x7fff8000, 0x80000001,
+	};
 	struct fz_dev *d = fz_devsel(x, a[0]);
 	unsigned int idx = fz_idx(a[1]);
 	struct vhost_vring_state s = { .index = idx };
@@ -464,7 +474,7 @@ void fz_op_vbase(struct fz_exec *x, const __u8 *a)
 		fz_ioctl(x, d, "get_base", VHOST_GET_VRING_BASE, &s);
 		return;
 	}
-	s.num = fz_pick(base, 6, a[3], fz_a16(a + 4));
+	s.num = fz_pick(base, 10, a[3], fz_a16(a + 4));
 	fz_ioctl(x, d, "set_base", VHOST_SET_VRING_BASE, &s);
 }
 
