@@ -35,9 +35,17 @@
 #   guest_pings        the guest's own pings across the migration: most
 #                      answered, the last ones after it among them
 #
+# With KVIO_NESTED_RING=packed (qemu_migrate_packed.sh) the NIC has
+# packed=on on both sides, the ring state crosses in the packed layout of
+# VHOST_GET/SET_VRING_BASE (positions and wrap counters), and one more
+# check runs:
+#
+#   ring_format        the guest's driver negotiated VIRTIO_F_RING_PACKED,
+#                      and still has it after the migration
+#
 # usage: qemu_migrate.sh          (same environment as qemu_vhostfd.sh:
 #                                  KVIO_VHOST_DEV, KVIO_NESTED_KERNEL,
-#                                  KVIO_NESTED_ACCEL)
+#                                  KVIO_NESTED_RING, KVIO_NESTED_ACCEL)
 # Creates the bridge kvmbr0 and the taps kvm0 and kvm1, 192.168.79.0/24:
 # run it in a throwaway VM (tools/vm/run).
 # Output: KTAP, with the timings and the migration's statistics as
@@ -69,6 +77,18 @@ RUN_WAIT=300
 
 KTAP_NAMES="nested_boot migration vhost_on_both stream_to_guest stream_from_guest
 resumed guest_pings"
+RING=${KVIO_NESTED_RING:-split}
+case $RING in
+split) NIC_OPT= ;;
+packed)
+	NIC_OPT=,packed=on
+	KTAP_NAMES="$KTAP_NAMES ring_format"
+	;;
+*)
+	echo "KVIO_NESTED_RING=$RING: split or packed" >&2
+	exit 1
+	;;
+esac
 
 src=
 dst=
@@ -99,7 +119,8 @@ cleanup_extra=migrate_cleanup
 write_guest_init() {
 	nested_init_head
 	cat <<'EOF'
-net_up "$MAC" "$GUEST" >/dev/null
+ifc=$(net_up "$MAC" "$GUEST")
+say ring "$(cut -c35 "/sys/class/net/$ifc/device/features")"
 ping_wait "$HOST"
 say first-ping "$(up)" "$tries"
 
@@ -137,6 +158,7 @@ say stream-g2h "$(sum /out)" "$(wc -c </out)"
 say waiting "$(up)"
 nc -l -p "$P_POST_H2G" <&7 >/post_in
 say post-h2g "$(sum /post_in)" "$(wc -c </post_in)"
+say ring-after "$(cut -c35 "/sys/class/net/$ifc/device/features")"
 head -c $((POST_KB * 1024)) /dev/urandom >/post_out
 send "$HOST" "$P_POST_G2H" /post_out post-g2h
 
@@ -167,7 +189,7 @@ start_qemu() { # name tap [args...]
 	nested_qemu "$name" 1 \
 		-chardev "pipe,id=mon,path=$tmp/$name.mon" -mon chardev=mon \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=on,vhostfd=3" \
-		-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" "$@"
+		-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=$NIC_OPT" "$@"
 	cat "$tmp/$name.mon.out" >"$tmp/$name.monitor" &
 	bg_pids="$bg_pids $!"
 }
@@ -387,4 +409,14 @@ fi
 monitor dst quit
 wait "$dst" 2>/dev/null
 dst=
+if [ "$RING" = packed ]; then
+	r0=$(nested_console_say ring "$tmp/src.console")
+	r1=$(said ring-after)
+	if [ "$r0" = 1 ] && [ "$r1" = 1 ]; then
+		ktap_result ok ring_format "VIRTIO_F_RING_PACKED before and after"
+	else
+		ktap_result fail ring_format "feature bit 34: '$r0' on the source, '$r1' after the migration"
+	fi
+fi
+
 ktap_finish

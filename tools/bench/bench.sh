@@ -14,9 +14,13 @@
 #                                     the guest's files stay in the VM)
 # env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #        KVIO_BENCH_ONLY     workloads to run, a list of words out of
-#                            harness latency multi testpmd nested (default
-#                            all; nested boots a nested guest per device
-#                            and round, about 75 s each)
+#                            harness rings latency multi testpmd nested
+#                            (default all; nested boots a nested guest per
+#                            device and round, about 75 s each)
+#
+# "rings": kvio-net's packed rings, IN_ORDER and both (kvio_bench --vq)
+# against upstream's split ring, 64-byte TX and RX: upstream offers
+# neither, so its split result is its row for each of kvio's formats.
 set -u
 
 top=$1
@@ -24,7 +28,7 @@ out=$2
 [ "$out" = - ] && out=${KVIO_OUT:?not in a tools/vm/run guest}/bench.csv
 rounds=${3:-3}
 secs=${KVIO_BENCH_SECS:-4}
-only=${KVIO_BENCH_ONLY:-harness latency multi testpmd nested}
+only=${KVIO_BENCH_ONLY:-harness rings latency multi testpmd nested}
 bench=$top/build/bench/kvio_bench
 rawsend=$top/build/selftests/helper_rawsend
 TAP=kvbp0
@@ -51,6 +55,35 @@ harness() { # round dev workload metrics args...
 		[ -n "$v" ] && row "$r" "$d" harness "$w" "$k" "$v"
 	done
 	note "$d $w: $line"
+}
+
+# --- ring formats -------------------------------------------------------------
+
+RING_FORMATS="packed in_order packed_in_order"
+
+rings_round() { # round dev
+	for dir in tx rx; do
+		if [ "$2" = vhost-net ]; then
+			line=$("$bench" "/dev/$2" "$dir" --size 64 --secs "$secs" \
+				2>"$tmpd/err" | grep '^RESULT ' | tail -n 1)
+			if [ -z "$line" ]; then
+				note "$2 $dir rings: kvio_bench failed: $(tail -n 3 "$tmpd/err")"
+				continue
+			fi
+			note "$2 ${dir}64 split (for the ring rows): $line"
+			for f in $RING_FORMATS; do
+				for k in pps worker_ns_per_pkt; do
+					v=$(echo "$line" | tr ' ' '\n' | sed -n "s/^$k=//p")
+					[ -n "$v" ] && row "$1" "$2" harness "${dir}64_$f" "$k" "$v"
+				done
+			done
+			continue
+		fi
+		for f in $RING_FORMATS; do
+			harness "$1" "$2" "${dir}64_$f" "pps worker_ns_per_pkt" \
+				"$dir" --size 64 --secs "$secs" --vq "$f"
+		done
+	done
 }
 
 # --- dpdk-testpmd over virtio-user ------------------------------------------
@@ -164,6 +197,7 @@ while [ "$r" -le "$rounds" ]; do
 					rx --size "$s" --secs "$secs"
 			done
 		fi
+		want rings && rings_round "$r" "$d"
 		if want latency; then
 			harness "$r" "$d" pingpong "p50_us p99_us" pingpong --size 64 --count 2000
 			harness "$r" "$d" pingpong_2cpu "p50_us p99_us" pingpong --size 64 \

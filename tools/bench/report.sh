@@ -41,6 +41,8 @@ function lower(metric) {
 function goal(w, metric) {
 	if (metric != "pps" && metric != "p50_us")
 		return "-"
+	if (w ~ /^tx64_/) return ">=2.0"
+	if (w ~ /^rx64_/) return ">=1.3"
 	if (w ~ /^tx64$/) return ">=1.5"
 	if (w ~ /^rx64$/) return ">=1.3"
 	if (w ~ /1500$/) return ">=1.2"
