@@ -224,6 +224,20 @@ static long kvio_net_set_features(struct kvio_net *n, u64 features)
 		mutex_unlock(&n->dev.mutex);
 		return -EFAULT;
 	}
+	/* A running ring keeps its format: the VMM detaches it first. */
+	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
+		struct kvio_vring *vr = &n->vrings[i].vr;
+		bool busy;
+
+		mutex_lock(&vr->mutex);
+		busy = vr->backend && ((vr->acked_features ^ features) &
+				       BIT_ULL(VIRTIO_F_RING_PACKED));
+		mutex_unlock(&vr->mutex);
+		if (busy) {
+			mutex_unlock(&n->dev.mutex);
+			return -EBUSY;
+		}
+	}
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		struct kvio_net_vring *nvr = &n->vrings[i];
 

@@ -255,7 +255,8 @@ static ssize_t kvio_net_rx_one(struct kvio_net_vring *nvr, struct socket *sock,
 	int count, err;
 
 	if (kvio_has_feature(vr, VIRTIO_NET_F_MRG_RXBUF))
-		quota = KVIO_NET_IOV_MAX;
+		/* no more chains than the ring holds (and unpop remembers) */
+		quota = min_t(unsigned int, KVIO_NET_IOV_MAX, vr->num);
 	count = kvio_net_rx_bufs(nvr, len, quota, &niov, &nlog);
 	if (count <= 0)
 		return count;
@@ -275,8 +276,11 @@ static ssize_t kvio_net_rx_one(struct kvio_net_vring *nvr, struct socket *sock,
 		kvio_ring_unpop(vr, count);
 		return 1;
 	}
-	if (kvio_net_rx_fixup(nvr, &hdr, count))
+	if (kvio_net_rx_fixup(nvr, &hdr, count)) {
+		/* The ring broke: its base stays on these buffers. */
+		kvio_ring_unpop(vr, count);
 		return -EINVAL;
+	}
 	nvr->nused += count;
 	if (nlog && kvio_log_write(vr, nvr->log, nlog, len))
 		return kvio_ring_break(vr, "dirty log not writable");
@@ -317,6 +321,13 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);
+			/*
+			 * A guest that flips a packed descriptor's flags can
+			 * make "available" and "not available" alternate:
+			 * each look counts toward the ring's share.
+			 */
+			if (kvio_net_spent(nvr, &pkts, &total, 0))
+				break;
 			continue;
 		}
 		if (kvio_net_spent(nvr, &pkts, &total, len))

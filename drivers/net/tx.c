@@ -272,8 +272,11 @@ static ssize_t kvio_net_tx_one(struct kvio_net *n, struct kvio_net_vring *nvr,
 	int err;
 
 	len = iov_length(nvr->iov, out);
-	if (len <= nvr->vhost_hlen)
+	if (len <= nvr->vhost_hlen) {
+		/* Leave the bad chain available: the base stays on it. */
+		kvio_ring_unpop(&nvr->vr, 1);
 		return kvio_ring_break(&nvr->vr, "TX frame shorter than its header");
+	}
 	/*
 	 * Descriptors may alias, so a chain can add up to terabytes: no
 	 * frame is longer than KVIO_NET_MAX_FRAME, and nothing longer may
@@ -343,6 +346,13 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 			if (!kvio_ring_enable_notify(vr))
 				break;
 			kvio_ring_disable_notify(vr);
+			/*
+			 * A guest that flips a packed descriptor's flags can
+			 * make "available" and "not available" alternate:
+			 * each look counts toward the ring's share.
+			 */
+			if (kvio_net_spent(nvr, &pkts, &total, 0))
+				break;
 			continue;
 		}
 		if (in || !out) {

@@ -209,6 +209,10 @@ int kvio_packed_pop(struct kvio_vring *vr, struct kvio_pop *pop)
 		return kvio_ring_break(vr, "buffer id out of range");
 	vr->id_ndesc[id] = ndesc;
 	vr->pop_ndesc[vr->npop++ % vr->ntables] = ndesc;
+	/* Where a pop found nothing is never behind the next to pop. */
+	if (kvio_packed_dist(vr, vr->last_avail_idx, vr->avail_idx) < ndesc)
+		vr->avail_idx = kvio_packed_advance(vr, vr->last_avail_idx,
+						    ndesc);
 	vr->last_avail_idx = kvio_packed_advance(vr, vr->last_avail_idx, ndesc);
 	return id;
 }
@@ -433,38 +437,56 @@ void kvio_packed_free(struct kvio_vring *vr)
  */
 int kvio_packed_start(struct kvio_vring *vr)
 {
+	u16 *id_ndesc = NULL, *pop_ndesc = NULL;
 	u16 flags;
 
-	/* Bit 15 of a position is the wrap counter. */
+	/*
+	 * Bit 15 of a position is the wrap counter; the used position
+	 * trails the avail one by at most a ring of buffers in flight.
+	 */
 	if (vr->num > KVIO_PACKED_WRAP ||
 	    (vr->last_avail_idx & KVIO_PACKED_IDX) >= vr->num ||
-	    (vr->last_used_idx & KVIO_PACKED_IDX) >= vr->num)
+	    (vr->last_used_idx & KVIO_PACKED_IDX) >= vr->num ||
+	    kvio_packed_dist(vr, vr->last_used_idx, vr->last_avail_idx) >
+	    vr->num)
 		return -EINVAL;
 
 	if (vr->ntables != vr->num) {
+		id_ndesc = kvcalloc(vr->num, sizeof(*id_ndesc),
+				    GFP_KERNEL_ACCOUNT);
+		pop_ndesc = kvcalloc(vr->num, sizeof(*pop_ndesc),
+				     GFP_KERNEL_ACCOUNT);
+		if (!id_ndesc || !pop_ndesc)
+			goto nomem;
+	}
+
+	/* Everything that can fail before the ring changes. */
+	flags = vr->used_flags & VRING_USED_F_NO_NOTIFY ?
+		VRING_PACKED_EVENT_FLAG_DISABLE : VRING_PACKED_EVENT_FLAG_ENABLE;
+	if (put_user(cpu_to_le16(flags), &kvio_packed_device(vr)->flags)) {
+		kvfree(id_ndesc);
+		kvfree(pop_ndesc);
+		return -EFAULT;
+	}
+	/* As for split rings, a log that cannot take it fails later. */
+	kvio_log_used(vr, offsetof(struct vring_packed_desc_event, flags),
+		      sizeof(flags));
+
+	if (id_ndesc) {
 		kvio_packed_free(vr);
-		vr->id_ndesc = kvcalloc(vr->num, sizeof(*vr->id_ndesc),
-					GFP_KERNEL_ACCOUNT);
-		vr->pop_ndesc = kvcalloc(vr->num, sizeof(*vr->pop_ndesc),
-					 GFP_KERNEL_ACCOUNT);
-		if (!vr->id_ndesc || !vr->pop_ndesc) {
-			kvio_packed_free(vr);
-			return -ENOMEM;
-		}
+		vr->id_ndesc = id_ndesc;
+		vr->pop_ndesc = pop_ndesc;
 		vr->ntables = vr->num;
 	}
 	/* A ring starts with no buffer in flight. */
 	memset(vr->id_ndesc, 0, vr->num * sizeof(*vr->id_ndesc));
 	vr->npop = 0;
-
-	flags = vr->used_flags & VRING_USED_F_NO_NOTIFY ?
-		VRING_PACKED_EVENT_FLAG_DISABLE : VRING_PACKED_EVENT_FLAG_ENABLE;
-	if (put_user(cpu_to_le16(flags), &kvio_packed_device(vr)->flags))
-		return -EFAULT;
-	/* As for split rings, a log that cannot take it fails later. */
-	kvio_log_used(vr, offsetof(struct vring_packed_desc_event, flags),
-		      sizeof(flags));
 	vr->avail_idx = vr->last_avail_idx;
 	vr->signalled_used_valid = false;
 	return 0;
+
+nomem:
+	kvfree(id_ndesc);
+	kvfree(pop_ndesc);
+	return -ENOMEM;
 }

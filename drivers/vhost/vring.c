@@ -302,7 +302,9 @@ static long kvio_vring_set_base(struct kvio_vring *vr,
 		 * Avail position in the low half, used position in the high
 		 * one, each a wrap counter over a 15-bit index (checked
 		 * against the size at start).  A high half of 0, as DPDK
-		 * sends for a fresh ring, means used = avail.
+		 * sends for a fresh ring, means used = avail (so used at
+		 * index 0 with wrap counter 0 behind another avail position
+		 * cannot be given: a VMM resumes such a ring from used).
 		 */
 		vr->last_avail_idx = arg->s.num & 0xffff;
 		vr->last_used_idx = arg->s.num >> 16 ?: vr->last_avail_idx;
@@ -447,7 +449,7 @@ static long kvio_vring_state_ioctl(struct kvio_vring *vr, unsigned int ioctl,
 	case VHOST_SET_VRING_BASE:
 		return kvio_vring_set_base(vr, arg);
 	case VHOST_GET_VRING_BASE:
-		if (kvio_has_feature(vr, VIRTIO_F_RING_PACKED))
+		if (kvio_vring_is_packed(vr))
 			return kvio_put_state(arg, idx, vr->last_avail_idx |
 					      (u32)vr->last_used_idx << 16);
 		return kvio_put_state(arg, idx, vr->last_avail_idx);

@@ -971,6 +971,101 @@ FIXTURE_VARIANT_ADD(malformed, in_order_used_ro) {
 	.bad = NM_USED_RO, .features = NDP_F_QEMU | NDP_F_IN_ORDER,
 };
 
+/* The VMM and a packed ring's format and base */
+
+FIXTURE(packed_vmm) {
+	struct nm *nm;
+};
+
+FIXTURE_SETUP(packed_vmm)
+{
+	if (!kvio_is_chardev(ndp_dev_path()))
+		SKIP(return, "%s is missing: load kvio_net", ndp_dev_path());
+	self->nm = nm_new(_metadata, 256, NM_F_PACKED, 2048);
+}
+
+FIXTURE_TEARDOWN(packed_vmm)
+{
+	nm_free(self->nm);
+}
+
+static int nm_features(struct ndp *g, __u64 f)
+{
+	return ioctl(g->dev, VHOST_SET_FEATURES, &f) ? errno : 0;
+}
+
+/*
+ * A ring with a backend keeps its format: dropping (or adding)
+ * RING_PACKED is EBUSY until every ring is detached; the dirty log's bit
+ * changes as ever.  The rings still move frames after the refusal.
+ */
+TEST_F_TIMEOUT(packed_vmm, format_busy, 120)
+{
+	struct ndp *a = &self->nm->p->dev[0];
+	const __u64 packed = BIT_ULL(VIRTIO_F_RING_PACKED);
+	unsigned int i;
+
+	EXPECT_EQ(EBUSY, nm_features(a, a->features & ~packed));
+	EXPECT_EQ(0, nm_features(a, a->features | BIT_ULL(VHOST_F_LOG_ALL)));
+	EXPECT_EQ(0, nm_features(a, a->features));
+	ASSERT_EQ(0, nm_traffic(self->nm, a, NM_FRAMES, NM_FRAMES));
+	/* one ring detached is not enough */
+	ASSERT_EQ(0, nm_backend(a, NDP_TX, -1));
+	EXPECT_EQ(EBUSY, nm_features(a, a->features & ~packed));
+	ASSERT_EQ(0, nm_backend(a, NDP_RX, -1));
+	EXPECT_EQ(0, nm_features(a, a->features & ~packed));
+	EXPECT_EQ(0, nm_features(a, a->features));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, nm_backend(a, i, a->backend));
+	ASSERT_EQ(0, nm_traffic(self->nm, a, NM_FRAMES, NM_FRAMES));
+	EXPECT_TRUE(ndp_pair_quiet(self->nm->p, NULL));
+}
+
+/*
+ * A base whose used position is more than a ring behind its avail one
+ * names more buffers in flight than the ring holds: the backend is
+ * refused (EINVAL).  Both halves the same, or a high half of 0 (used =
+ * avail, as DPDK sends for a fresh ring), start; GET gives back what
+ * was set.
+ */
+TEST_F_TIMEOUT(packed_vmm, base_distance, 120)
+{
+	struct ndp *a = &self->nm->p->dev[0];
+	struct vhost_vring_state st = { .index = NDP_TX };
+	const __u32 w = 0x8000;
+	static const struct {
+		__u32 base, get;
+		int err;
+	} c[] = {
+		{ 5 | w, 5 | w | (5 | w) << 16, 0 },	/* high half 0 */
+		{ 5 | 7 << 16, 5 | 7 << 16, EINVAL },	/* used 254 ahead */
+		{ 7 | 5 << 16, 7 | 5 << 16, 0 },	/* 2 in flight */
+		{ 5 | (5 | w) << 16, 5 | (5 | w) << 16, 0 },	/* 256 */
+		{ (5 | w) | 4 << 16, (5 | w) | 4 << 16, EINVAL },	/* 257 */
+	};
+	unsigned int i;
+
+	ASSERT_EQ(0, nm_backend(a, NDP_TX, -1));
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		st.num = c[i].base;
+		ASSERT_EQ(0, ioctl(a->dev, VHOST_SET_VRING_BASE, &st));
+		st.num = 0;
+		ASSERT_EQ(0, ioctl(a->dev, VHOST_GET_VRING_BASE, &st));
+		EXPECT_EQ(c[i].get, st.num) TH_LOG("base 0x%08x", c[i].base);
+		errno = 0;
+		nm_backend(a, NDP_TX, a->backend);
+		EXPECT_EQ(c[i].err, errno) TH_LOG("base 0x%08x", c[i].base);
+		if (!c[i].err)
+			ASSERT_EQ(0, nm_backend(a, NDP_TX, -1));
+	}
+	/* and the ring the guest left, as it was */
+	st.num = vq_base(&a->vq[NDP_TX].vq);
+	ASSERT_EQ(0, ioctl(a->dev, VHOST_SET_VRING_BASE, &st));
+	ASSERT_EQ(0, nm_backend(a, NDP_TX, a->backend));
+	ASSERT_EQ(0, nm_traffic(self->nm, a, NM_FRAMES, NM_FRAMES));
+	EXPECT_TRUE(ndp_pair_quiet(self->nm->p, NULL));
+}
+
 /* Many breaks */
 
 FIXTURE(storm) {
