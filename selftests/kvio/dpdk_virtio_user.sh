@@ -46,9 +46,7 @@ rawsend=$bindir/helper_rawsend
 TAP=kvdpdk0
 QSIZE=256
 FRAMES=2000		# injected per phase, paced at RATE per second
-# A debug kernel (KVIO_TIME_SCALE 3) moves a third of the frames: io
-# mode's two directions at 2000/s each fill testpmd's TX ring there.
-RATE=$((2000 / ${KVIO_TIME_SCALE:-1}))
+RATE=2000
 TX_SECONDS=5
 MIN_TX=1000		# a dead path stops at QSIZE frames
 TP_WAIT=180		# seconds, for anything testpmd should do (TCG is slow)
