@@ -69,10 +69,10 @@ END {
 	echo "Medians of $(awk -F, 'NR > 1 { print $1 }' "$csv" | sort -u | wc -l) rounds; ratio = kvio-net / vhost-net."
 	echo "Under TCG only the ratios of one run mean anything, not the absolute numbers."
 	echo
-	printf '%-8s %-13s %-18s %12s %12s %7s %-9s %s\n' driver workload metric \
+	printf '%-8s %-20s %-18s %12s %12s %7s %-9s %s\n' driver workload metric \
 		vhost-net kvio-net ratio better goal
 	while read -r d w m u q r b g _; do
-		printf '%-8s %-13s %-18s %12s %12s %7s %-9s %s\n' "$d" "$w" "$m" \
+		printf '%-8s %-20s %-18s %12s %12s %7s %-9s %s\n' "$d" "$w" "$m" \
 			"$u" "$q" "$r" "$b" "$g"
 	done <"$dat"
 } | tee "$table"
