@@ -91,6 +91,12 @@ struct fz_ring {
 	unsigned long bytes;	/* posted so far */
 	unsigned int serial;
 	unsigned int hw;	/* heads below this may be in flight */
+	/*
+	 * Packed rings: the well-behaved driver is lib/vq.c's, on the ring
+	 * the prologue laid out, as long as no operation moved it.
+	 */
+	struct vq pvq;
+	int pvq_on;
 };
 
 struct fz_dev {
@@ -290,6 +296,9 @@ void fz_set_desc(struct fz_dev *d, struct fz_ring *q, unsigned int i,
 void fz_avail_put(struct fz_dev *d, struct fz_ring *q, unsigned int pos,
 		  __u16 head);
 void fz_publish(struct fz_dev *d, struct fz_ring *q);
+void fz_publish_good(struct fz_dev *d, struct fz_ring *q);
+int fz_packed_init(struct fz_dev *d, unsigned int qi, unsigned int num,
+		   __u16 base, struct vhost_vring_addr *a);
 
 /* fz_driver.c: the well-behaved driver, the host's frames */
 int fz_post(struct fz_exec *x, struct fz_dev *d, struct fz_ring *q,

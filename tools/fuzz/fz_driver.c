@@ -17,7 +17,9 @@
  * access against what the input made inaccessible, shares its avail
  * index with the raw operations, and takes indirect tables from a pool of
  * FZ_GOOD_HEADS for rings of up to 32768 entries.  The library would need
- * all four; until it has them, this stays.
+ * all four; until it has them, this stays.  Packed rings are the
+ * library's (fz_packed_init()), as long as the input leaves them where
+ * the prologue laid them out.
  */
 #include <errno.h>
 #include <poll.h>
@@ -206,6 +208,125 @@ static int fz_chain_descs(struct fz_dev *d, struct fz_ring *q,
 	return head;
 }
 
+/* Packed rings: lib/vq.c's driver */
+
+/* Indirect tables fit the ring's megabyte up to this size. */
+#define FZ_PACKED_IND_MAX_NUM	8192
+
+/*
+ * Lays out packed ring @qi of @num entries from @base (a
+ * VHOST_SET_VRING_BASE value) in the ring's megabyte of guest memory and
+ * gives in @a the addresses a VMM passes.  Returns 0, or -1 if the driver
+ * cannot drive such a ring (then the input is no well-formed one).
+ */
+int fz_packed_init(struct fz_dev *d, unsigned int qi, unsigned int num,
+		   __u16 base, struct vhost_vring_addr *a)
+{
+	struct fz_ring *q = &d->q[qi];
+	struct vq_cfg cfg = {
+		.num = num, .packed = true,
+		.in_order = fz_has(d, VIRTIO_F_IN_ORDER),
+		.event_idx = fz_has(d, VIRTIO_RING_F_EVENT_IDX),
+		.indirect = fz_has(d, VIRTIO_RING_F_INDIRECT_DESC) &&
+			    num <= FZ_PACKED_IND_MAX_NUM,
+	};
+	unsigned int idx = base & 0x7fff;
+
+	if (!fz_num_ok(num) || idx >= num ||
+	    vq_layout(&cfg, NULL) > FZ_RING_OFF(1) ||
+	    !fz_hva(d, (unsigned long)d->mem + FZ_RING_OFF(qi),
+		    vq_layout(&cfg, NULL)) ||
+	    vq_init(&q->pvq, &cfg, d->mem + FZ_RING_OFF(qi),
+		    FZ_GPA + FZ_RING_OFF(qi)))
+		return -1;
+	vq_reset(&q->pvq, base | (__u32)base << 16);
+	q->pvq_on = 1;
+	vq_addr(&q->pvq, qi, a);
+	return 0;
+}
+
+/* The packed ring, if the driver may still touch it. */
+static struct vq *fz_pvq(struct fz_dev *d, struct fz_ring *q)
+{
+	if (!q->pvq_on ||
+	    !fz_hva(d, (unsigned long)q->pvq.hva,
+		    vq_layout(&q->pvq.cfg, NULL)))
+		return NULL;
+	return &q->pvq;
+}
+
+static int fz_post_packed(struct fz_exec *x, struct fz_dev *d,
+			  struct fz_ring *q, unsigned int qi,
+			  const struct fz_chain *ch, int ind, __u32 size)
+{
+	struct vq *v = fz_pvq(d, q);
+	struct vq_buf b[FZ_MAX_PIECES];
+	unsigned int i;
+	int id;
+
+	if (!v)
+		return -1;
+	for (i = 0; i < ch->n; i++) {
+		b[i].gpa = ch->gpa[i];
+		b[i].len = ch->len[i];
+	}
+	if (!v->cfg.indirect || ch->n > v->cfg.ind_max)
+		ind = 0;
+	id = vq_stage(v, b, qi == NDP_TX ? ch->n : 0,
+		      qi == NDP_TX ? 0 : ch->n, ind);
+	if (id == -ENOSPC)
+		return 0;
+	if (id < 0)
+		return -1;
+	if (qi == NDP_TX)
+		fz_chain_fill(x, d, ch, size);
+	q->cap[id] = ch->total;
+	if ((unsigned int)id >= q->hw)
+		q->hw = id + 1;
+	q->serial++;
+	x->frame_seq++;
+	return 1;
+}
+
+/* Makes what fz_post() staged available. */
+void fz_publish_good(struct fz_dev *d, struct fz_ring *q)
+{
+	struct vq *v = fz_pvq(d, q);
+
+	if (q->pvq_on) {
+		if (v)
+			vq_publish(v);
+		return;
+	}
+	fz_publish(d, q);
+}
+
+static void fz_reap_packed(struct fz_exec *x, struct fz_dev *d,
+			   struct fz_ring *q, unsigned int qi)
+{
+	struct vq *v = fz_pvq(d, q);
+	struct vq_used u;
+	unsigned int n = 0;
+	int r;
+
+	while (v && n++ < 2 * v->cfg.num) {
+		r = vq_get(v, &u);
+		if (!r)
+			break;
+		if (r < 0) {
+			if (x->clean)
+				fz_finding(x, "dev %d q%u: used id %u is no buffer in flight",
+					   (int)(d - x->dev), qi, u.id);
+			continue;
+		}
+		if (x->clean && qi == NDP_RX && !u.batched &&
+		    u.len > q->cap[u.id])
+			fz_finding(x, "dev %d q%u: used len %u for a buffer of %u",
+				   (int)(d - x->dev), qi, u.len, q->cap[u.id]);
+		q->cap[u.id] = 0;
+	}
+}
+
 /*
  * Makes one well-formed chain available (not yet published).  Returns 1,
  * 0 if the ring is full, -1 if the driver cannot make a well-formed one.
@@ -216,6 +337,16 @@ int fz_post(struct fz_exec *x, struct fz_dev *d, struct fz_ring *q,
 {
 	struct fz_chain ch;
 	int head;
+
+	if (q->pvq_on) {
+		if (!fz_has(d, VIRTIO_RING_F_INDIRECT_DESC) ||
+		    pieces > FZ_MAX_PIECES)
+			ind = 0;
+		if (pieces > FZ_MAX_PIECES ||
+		    fz_chain_place(x, d, q, qi, &ch, pieces, plen, size))
+			return -1;
+		return fz_post_packed(x, d, q, qi, &ch, ind, size);
+	}
 
 	if (!fz_num_ok(q->num) || !fz_hva(d, q->desc, 16 * q->num) ||
 	    !fz_hva(d, q->avail, 4 + 2 * q->num))
@@ -260,6 +391,10 @@ void fz_reap(struct fz_exec *x, struct fz_dev *d, struct fz_ring *q,
 	unsigned int n = 0;
 	__u16 idx;
 
+	if (q->pvq_on) {
+		fz_reap_packed(x, d, q, qi);
+		return;
+	}
 	if (!fz_num_ok(q->num))
 		return;
 	u = fz_hva(d, q->used, 4 + 8 * q->num);
@@ -385,7 +520,7 @@ void fz_op_post(struct fz_exec *x, const __u8 *a)
 			    a[4] & 1, size[a[5] % 12]);
 	if (r < 0)
 		x->clean = 0;
-	fz_publish(d, q);
+	fz_publish_good(d, q);
 }
 
 void fz_op_reap(struct fz_exec *x, const __u8 *a)

@@ -87,6 +87,9 @@ void fz_publish(struct fz_dev *d, struct fz_ring *q)
 void fz_ring_reset(struct fz_dev *d, struct fz_ring *q, unsigned int num,
 		   __u16 base)
 {
+	if (q->pvq_on)
+		vq_fini(&q->pvq);
+	q->pvq_on = 0;
 	if (q->freel_ok)
 		memset(q->tbusy, 0, FZ_GOOD_HEADS);
 	memset(q->cap, 0, q->hw * sizeof(*q->cap));

@@ -171,6 +171,10 @@ static void fz_default_addr(struct fz_dev *d, unsigned int idx,
 {
 	unsigned long base = (unsigned long)d->mem + FZ_RING_OFF(idx & 1);
 
+	if (d->q[idx & 1].pvq_on) {
+		vq_addr(&d->q[idx & 1].pvq, idx, a);
+		return;
+	}
 	memset(a, 0, sizeof(*a));
 	a->index = idx;
 	a->desc_user_addr = base;
@@ -221,6 +225,11 @@ static int fz_pro_ring(struct fz_exec *x, struct fz_dev *d, unsigned int i,
 	fz_vring_addr(x, d, i, &a);
 	/* as a previous device would have left it: both indices at base */
 	fz_ring_reset(d, &d->q[i], num, base);
+	/* packed: lib/vq.c lays the ring out anew, and drives it */
+	if (d->features & BIT_ULL(VIRTIO_F_RING_PACKED)) {
+		err |= fz_packed_init(d, i, num, base, &a);
+		fz_vring_addr(x, d, i, &a);
+	}
 	return err || d->q[i].desc != a.desc_user_addr;
 }
 
@@ -315,11 +324,13 @@ int fz_prologue(struct fz_exec *x, const __u8 *h)
 	for (i = 0; i < n; i++)
 		err |= fz_pro_dev(x, &x->dev[i], h, level);
 	/*
-	 * The well-behaved driver (fz_driver.c) writes split rings, in any
-	 * order: on packed rings or with IN_ORDER its chains are input like
-	 * any other, and a ring that stops is no finding.
+	 * The well-behaved driver of split rings (fz_driver.c) uses its
+	 * descriptors in any order: with IN_ORDER on split rings its chains
+	 * are input like any other, and a ring that stops is no finding.
+	 * Packed rings, in order or not, get lib/vq.c's driver.
 	 */
-	return level == 3 && !err && !fz_h_packed(h[0]) && !fz_h_in_order(h[0]);
+	return level == 3 && !err &&
+	       (fz_h_packed(h[0]) || !fz_h_in_order(h[0]));
 }
 
 /* The operations */
