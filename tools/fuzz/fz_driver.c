@@ -339,11 +339,8 @@ int fz_post(struct fz_exec *x, struct fz_dev *d, struct fz_ring *q,
 	int head;
 
 	if (q->pvq_on) {
-		if (!fz_has(d, VIRTIO_RING_F_INDIRECT_DESC) ||
-		    pieces > FZ_MAX_PIECES)
-			ind = 0;
-		if (pieces > FZ_MAX_PIECES ||
-		    fz_chain_place(x, d, q, qi, &ch, pieces, plen, size))
+		/* indirect as lib/vq.c's ring was laid out for it */
+		if (fz_chain_place(x, d, q, qi, &ch, pieces, plen, size))
 			return -1;
 		return fz_post_packed(x, d, q, qi, &ch, ind, size);
 	}
