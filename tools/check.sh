@@ -31,14 +31,18 @@ if [ -z "$kernels" ]; then
 fi
 
 # Count KTAP results of one kernel's log; a program that stops before its
-# plan is complete counts the missing results as failures.
+# plan is complete counts the missing results as failures.  A failure is
+# printed with the last 30 diagnostic lines before it: the log may be gone
+# (a CI clone) when someone asks why.
 count() {
 	tr -d '\r' <"$1" | awk -v k="$2" '
-	/^TAP version/ { if (inprog) miss += plan - seen; inprog = 1; plan = 0; seen = 0; next }
+	function diag(  i) { for (i = nd > 30 ? nd - 30 : 0; i < nd; i++) print "failed: " k ":   " d[i % 30] > "/dev/stderr" }
+	/^#/ { d[nd++ % 30] = $0; next }
+	/^TAP version/ { if (inprog) miss += plan - seen; inprog = 1; plan = 0; seen = 0; nd = 0; next }
 	/^1\.\.[0-9]+/ { plan = substr($0, 4) + 0; next }
-	/^ok [0-9]+ .*# [Ss][Kk][Ii][Pp]/ { seen++; skip++; print "skipped: " k ": " $0 > "/dev/stderr"; next }
-	/^ok [0-9]+/ { seen++; pass++; next }
-	/^not ok [0-9]+/ { seen++; fail++; print "failed: " k ": " $0 > "/dev/stderr"; next }
+	/^ok [0-9]+ .*# [Ss][Kk][Ii][Pp]/ { seen++; skip++; nd = 0; print "skipped: " k ": " $0 > "/dev/stderr"; next }
+	/^ok [0-9]+/ { seen++; pass++; nd = 0; next }
+	/^not ok [0-9]+/ { seen++; fail++; print "failed: " k ": " $0 > "/dev/stderr"; diag(); nd = 0; next }
 	END { if (inprog) miss += plan - seen; if (miss > 0) print "failed: " k ": " miss " results missing (crash?)" > "/dev/stderr";
 	      printf "%d %d %d\n", pass, fail + miss, skip }'
 }
