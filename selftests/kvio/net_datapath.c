@@ -535,6 +535,17 @@ TEST_F_TIMEOUT(datapath, diff, 2 * NDP_RUN_TIMEOUT + 30)
 	base.path = ref;
 	base.run = &runs[0].steps;
 	ref_bad = ndp_run_one(&runs[0], &base, "reference");
+	if (ref_bad) {
+		/*
+		 * The reference is the yardstick, not what is tested: one
+		 * that failed its own checks gets a second run.  Upstream's
+		 * RX can stall with busy polling on a loaded host (see
+		 * Documentation/differences.rst); the device under test
+		 * never gets a second chance.
+		 */
+		DIAG("the reference failed its own checks: running it once more");
+		ref_bad = ndp_run_one(&runs[0], &base, "reference (second run)");
+	}
 	base.path = dev;
 	base.run = &runs[1].steps;
 	job.cfg = &variant->cfg;
