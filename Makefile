@@ -111,6 +111,19 @@ $(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(VQ_SRC) $(VQ_HDR) \
 	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi \
 		-I$(TOP)/selftests/kvio/lib -pthread -o $@ $< $(VQ_SRC) -pthread
 
+# The TCG plugin that counts guest instructions per measurement window,
+# built against the qemu-plugin.h of Debian's own QEMU source (fetched
+# once, outside the clone), and a probe that checks its counts.
+$(BUILD)/bench/kvio_insn.so: $(TOP)/tools/bench/kvio_insn.c $(TOP)/tools/qemu-src/fetch
+	@mkdir -p $(dir $@)
+	@src=$$(sh $(TOP)/tools/qemu-src/fetch --header-only) && \
+	set -x && $(CC) -Wall -Wextra -Werror -O2 -g -shared -fPIC \
+		-I$$(echo $$src/qemu-*/include/qemu) -o $@ $< -pthread
+
+$(BUILD)/bench/insn_probe: $(TOP)/tools/bench/insn_probe.c $(TOP)/tools/bench/kvio_insn.h
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -Werror -O2 -g -o $@ $<
+
 check: deps
 	$(MAKE) -C $(TOP) modules selftests
 	@sh $(TOP)/tools/check.sh
@@ -158,7 +171,7 @@ STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \
 # Every shell script: the *.sh files and those named here.
 SHELL_FILES = $(shell cd $(TOP) && git ls-files '*.sh' 2>/dev/null) \
 	tools/vm/run tools/vm/init tools/vm/stage2 tools/debug-kernel/build \
-	tools/fuzz/run tools/fuzz/ledger tools/kvio-assign .ci/run
+	tools/fuzz/run tools/fuzz/ledger tools/kvio-assign tools/qemu-src/fetch .ci/run
 
 style: $(BUILD)/ksrc/.stamp
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \

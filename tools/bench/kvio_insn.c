@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio_insn: a TCG plugin for QEMU 7.2 that counts the guest instructions
+ * executed in kernel mode and in user mode, per vCPU, and reports them for
+ * measurement windows the guest marks itself.
+ *
+ * A window opens when any vCPU executes the start marker and closes when
+ * any vCPU executes the stop marker; both are multi-byte NOPs, harmless on
+ * any x86-64 CPU, that only this plugin gives a meaning:
+ *
+ *   start  nopl 0x4b564930(%rax)    0f 1f 80 30 49 56 4b    ("0IVK")
+ *   stop   nopl 0x4b564931(%rax)    0f 1f 80 31 49 56 4b    ("1IVK")
+ *
+ * For each closed window one line goes to the output file:
+ *
+ *   window N kernel K user U
+ *
+ * N counts windows from 0 in the order they opened; K and U are the
+ * instructions all vCPUs executed between the markers, in the kernel half
+ * of the address space and in the user half (an x86-64 Linux guest runs
+ * kernel code only at addresses with bit 63 set).  A start while a window
+ * is open restarts it.
+ *
+ * Counting is per translation block: a callback adds the block's
+ * instruction count to the counter of the vCPU that runs it, so no two
+ * threads write one counter.  A block cut short by an exception counts in
+ * full, as QEMU's own bb plugin does.
+ *
+ * usage: qemu-system-x86_64 ... -plugin kvio_insn.so,out=FILE
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qemu-plugin.h>
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+#define KI_MAX_VCPUS	64
+#define KI_KERNEL_BIT	0x8000000000000000ULL
+
+/* nopl disp32(%rax): opcode, ModRM (mod 10, reg 0, rm 000), disp32 */
+static const uint8_t ki_start[7] = { 0x0f, 0x1f, 0x80, 0x30, 0x49, 0x56, 0x4b };
+static const uint8_t ki_stop[7] = { 0x0f, 0x1f, 0x80, 0x31, 0x49, 0x56, 0x4b };
+
+/* One cache line per vCPU: each is written by its own thread only. */
+struct ki_vcpu {
+	uint64_t kernel;
+	uint64_t user;
+	uint8_t pad[48];
+};
+
+static struct ki_vcpu ki_count[KI_MAX_VCPUS];
+static unsigned int ki_vcpus_seen;
+
+static pthread_mutex_t ki_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *ki_out;
+static int ki_open;
+static uint64_t ki_window;
+static uint64_t ki_base_kernel, ki_base_user;
+static uint64_t ki_overflow;
+
+/* What a block's callback needs: its size and its half. */
+#define KI_TB_INSNS(ud)		((uint64_t)(uintptr_t)(ud) >> 1)
+#define KI_TB_KERNEL(ud)	((uintptr_t)(ud) & 1)
+
+static void ki_tb_exec(unsigned int vcpu, void *udata)
+{
+	struct ki_vcpu *c;
+
+	if (vcpu >= KI_MAX_VCPUS) {
+		__atomic_add_fetch(&ki_overflow, KI_TB_INSNS(udata),
+				   __ATOMIC_RELAXED);
+		return;
+	}
+	c = &ki_count[vcpu];
+	/* Relaxed atomics: another thread sums them at a marker. */
+	if (KI_TB_KERNEL(udata))
+		__atomic_store_n(&c->kernel, c->kernel + KI_TB_INSNS(udata),
+				 __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&c->user, c->user + KI_TB_INSNS(udata),
+				 __ATOMIC_RELAXED);
+}
+
+static void ki_sum(uint64_t *kernel, uint64_t *user)
+{
+	unsigned int i, n = __atomic_load_n(&ki_vcpus_seen, __ATOMIC_RELAXED);
+
+	*kernel = 0;
+	*user = 0;
+	for (i = 0; i < n && i < KI_MAX_VCPUS; i++) {
+		*kernel += __atomic_load_n(&ki_count[i].kernel, __ATOMIC_RELAXED);
+		*user += __atomic_load_n(&ki_count[i].user, __ATOMIC_RELAXED);
+	}
+}
+
+static void ki_marker(unsigned int vcpu, void *udata)
+{
+	uint64_t k, u;
+	int stop = (uintptr_t)udata;
+
+	(void)vcpu;
+	pthread_mutex_lock(&ki_lock);
+	ki_sum(&k, &u);
+	if (!stop) {
+		ki_open = 1;
+		ki_base_kernel = k;
+		ki_base_user = u;
+	} else if (ki_open) {
+		ki_open = 0;
+		fprintf(ki_out, "window %llu kernel %llu user %llu\n",
+			(unsigned long long)ki_window++,
+			(unsigned long long)(k - ki_base_kernel),
+			(unsigned long long)(u - ki_base_user));
+		fflush(ki_out);
+	}
+	pthread_mutex_unlock(&ki_lock);
+}
+
+static void ki_vcpu_init(qemu_plugin_id_t id, unsigned int vcpu)
+{
+	(void)id;
+	pthread_mutex_lock(&ki_lock);
+	if (vcpu + 1 > ki_vcpus_seen)
+		__atomic_store_n(&ki_vcpus_seen, vcpu + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ki_lock);
+}
+
+static void ki_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	size_t i, n = qemu_plugin_tb_n_insns(tb);
+	uintptr_t ud;
+
+	(void)id;
+	ud = (uintptr_t)n << 1 |
+	     !!(qemu_plugin_tb_vaddr(tb) & KI_KERNEL_BIT);
+	qemu_plugin_register_vcpu_tb_exec_cb(tb, ki_tb_exec,
+					     QEMU_PLUGIN_CB_NO_REGS,
+					     (void *)ud);
+	for (i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		const uint8_t *d = qemu_plugin_insn_data(insn);
+
+		if (qemu_plugin_insn_size(insn) != sizeof(ki_start))
+			continue;
+		if (!memcmp(d, ki_start, sizeof(ki_start)))
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
+							       QEMU_PLUGIN_CB_NO_REGS,
+							       (void *)0);
+		else if (!memcmp(d, ki_stop, sizeof(ki_stop)))
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
+							       QEMU_PLUGIN_CB_NO_REGS,
+							       (void *)1);
+	}
+}
+
+static void ki_exit(qemu_plugin_id_t id, void *p)
+{
+	uint64_t k, u;
+
+	(void)id;
+	(void)p;
+	ki_sum(&k, &u);
+	fprintf(ki_out, "total kernel %llu user %llu vcpus %u other %llu\n",
+		(unsigned long long)k, (unsigned long long)u, ki_vcpus_seen,
+		(unsigned long long)ki_overflow);
+	fclose(ki_out);
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+					   const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	const char *path = NULL;
+	int i;
+
+	if (strcmp(info->target_name, "x86_64")) {
+		fprintf(stderr, "kvio_insn: x86_64 guests only, not %s\n",
+			info->target_name);
+		return -1;
+	}
+	for (i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "out=", 4)) {
+			path = argv[i] + 4;
+		} else {
+			fprintf(stderr, "kvio_insn: unknown argument %s\n",
+				argv[i]);
+			return -1;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "kvio_insn: out=FILE is required\n");
+		return -1;
+	}
+	ki_out = fopen(path, "w");
+	if (!ki_out) {
+		perror(path);
+		return -1;
+	}
+	qemu_plugin_register_vcpu_init_cb(id, ki_vcpu_init);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, ki_tb_trans);
+	qemu_plugin_register_atexit_cb(id, ki_exit, NULL);
+	return 0;
+}
