@@ -105,7 +105,8 @@ selftests: $(BUILD)/ksrc/.stamp $(BUILD)/uapi/.stamp $(VMLINUX_X)
 VQ_SRC := $(TOP)/selftests/kvio/lib/vq.c
 VQ_HDR := $(TOP)/selftests/kvio/lib/vq.h
 
-$(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(VQ_SRC) $(VQ_HDR) \
+$(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(TOP)/tools/bench/kvio_insn.h \
+		$(VQ_SRC) $(VQ_HDR) \
 		$(BUILD)/uapi/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -I$(BUILD)/uapi \
@@ -162,7 +163,8 @@ demo: deps
 	@sh $(TOP)/tools/demo.sh
 
 bench: deps
-	$(MAKE) -C $(TOP) modules selftests $(BUILD)/bench/kvio_bench
+	$(MAKE) -C $(TOP) modules selftests $(BUILD)/bench/kvio_bench \
+		$(BUILD)/bench/kvio_insn.so $(BUILD)/bench/insn_probe
 	@sh $(TOP)/tools/bench/run.sh
 
 STYLE_FILES = $(shell cd $(TOP) && git ls-files -co --exclude-standard \

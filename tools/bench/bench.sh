@@ -17,6 +17,11 @@
 #                            harness rings latency multi testpmd nested
 #                            (default all; nested boots a nested guest per
 #                            device and round, about 75 s each)
+#        KVIO_BENCH_INSN     1: QEMU runs the kvio_insn plugin; each
+#                            kvio_bench measurement gets a window id
+#                            (--insn-id), and OUT's directory insn.map
+#                            says what each window measured:
+#                            id,round,device,driver,workload,packets
 #
 # "rings": kvio-net's packed rings, IN_ORDER and both (kvio_bench --vq)
 # against upstream's split ring, 64-byte TX and RX: upstream offers
@@ -40,16 +45,37 @@ want() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
 # row round device driver workload metric value
 row() { echo "$1,$2,$3,$4,$5,$6" >>"$out"; }
 
+# kvio_insn windows: the next id, and where their meaning goes.
+insn_id=0
+insn_map=$(dirname "$out")/insn.map
+insn_args() { [ "${KVIO_BENCH_INSN:-0}" = 1 ] && echo "--insn-id $insn_id"; }
+# RESULT line $1 closed the window: it measured workloads $4... of round
+# $2 on device $3.
+insn_note() { # line round dev workload...
+	[ "${KVIO_BENCH_INSN:-0}" = 1 ] || return 0
+	_l=$1 _r=$2 _d=$3
+	shift 3
+	_p=$(echo "$_l" | tr ' ' '\n' | sed -n 's/^pkts=//p')
+	for _w; do
+		echo "$insn_id,$_r,$_d,harness,$_w,${_p:-0}" >>"$insn_map"
+	done
+	insn_id=$((insn_id + 1))
+}
+
 # The RESULT line of kvio_bench: its key=value pairs as rows, for the
 # metrics named in $5.
 harness() { # round dev workload metrics args...
 	r=$1 d=$2 w=$3 m=$4
 	shift 4
-	line=$("$bench" "/dev/$d" "$@" 2>"$tmpd/err" | grep '^RESULT ' | tail -n 1)
+	# shellcheck disable=SC2046 # no arguments or two
+	line=$("$bench" "/dev/$d" "$@" $(insn_args) 2>"$tmpd/err" |
+		grep '^RESULT ' | tail -n 1)
 	if [ -z "$line" ]; then
 		note "$d $w: kvio_bench failed: $(tail -n 3 "$tmpd/err")"
+		insn_id=$((insn_id + 1))
 		return 1
 	fi
+	insn_note "$line" "$r" "$d" "$w"
 	for k in $m; do
 		v=$(echo "$line" | tr ' ' '\n' | sed -n "s/^$k=//p")
 		[ -n "$v" ] && row "$r" "$d" harness "$w" "$k" "$v"
@@ -64,12 +90,16 @@ RING_FORMATS="packed in_order packed_in_order"
 rings_round() { # round dev
 	for dir in tx rx; do
 		if [ "$2" = vhost-net ]; then
+			# shellcheck disable=SC2046 # no arguments or two
 			line=$("$bench" "/dev/$2" "$dir" --size 64 --secs "$secs" \
-				2>"$tmpd/err" | grep '^RESULT ' | tail -n 1)
+				$(insn_args) 2>"$tmpd/err" | grep '^RESULT ' | tail -n 1)
 			if [ -z "$line" ]; then
 				note "$2 $dir rings: kvio_bench failed: $(tail -n 3 "$tmpd/err")"
+				insn_id=$((insn_id + 1))
 				continue
 			fi
+			# shellcheck disable=SC2046 # the formats, split on purpose
+			insn_note "$line" "$1" "$2" $(for f in $RING_FORMATS; do echo "${dir}64_$f"; done)
 			note "$2 ${dir}64 split (for the ring rows): $line"
 			for f in $RING_FORMATS; do
 				for k in pps worker_ns_per_pkt; do

@@ -2,8 +2,9 @@
 /*
  * insn_probe: a known amount of work between kvio_insn markers, to check
  * the plugin's counts.  Window 0: N iterations of a loop of a known
- * number of user instructions and no system call; window 1: N getppid()
- * system calls.  Prints what it did; the caller compares.
+ * number of user instructions and no system call (markers written in
+ * place); window 1: N getppid() system calls (markers made at run
+ * time).  Prints what it did; the caller compares.
  *
  * usage: insn_probe N
  */
@@ -30,17 +31,20 @@ static void spin(unsigned long n)
 int main(int argc, char **argv)
 {
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
+	struct kvio_insn w;
 	unsigned long i;
 
 	if (!n)
 		return 2;
-	kvio_insn_start();
+	KVIO_INSN_START(0);
 	spin(n);
-	kvio_insn_stop();
-	kvio_insn_start();
+	KVIO_INSN_STOP(0);
+	if (kvio_insn_make(&w, 1))
+		return 1;
+	w.start();
 	for (i = 0; i < n; i++)
 		syscall(SYS_getppid);
-	kvio_insn_stop();
+	w.stop();
 	printf("insn_probe: window 0: %lu loop iterations of 4 user instructions\n", n);
 	printf("insn_probe: window 1: %lu getppid() calls\n", n);
 	return 0;

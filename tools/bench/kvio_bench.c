@@ -32,6 +32,11 @@
  * "same" all of them on the CPU the program started on, "none" leaves
  * them to the scheduler.  Default: split for tx and rx with one device,
  * same for pingpong, none with several devices.
+ * --insn-id N brackets the measurement (the RUN phase; for pingpong, all
+ * round trips) with the markers of window N of the kvio_insn TCG plugin
+ * (tools/bench/kvio_insn.h): under QEMU with the plugin, the guest's
+ * instructions in it are counted; RESULT lines then say insn_id= and
+ * pkts=, the frames (round trips) the window saw.
  * Results go to stdout as "RESULT key=value ..." lines, errors to stderr
  * with a non-zero exit status; a global deadline (alarm()) turns a device
  * that stops responding into an error instead of a hang.
@@ -65,6 +70,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "kvio_insn.h"
 #include "vq.h"
 
 #define GPA_BASE	0x100000ULL	/* guest-physical address of the memory */
@@ -102,6 +108,7 @@ struct opts {
 	enum pin_mode pin;
 	enum vq_mode vq;
 	unsigned int size, secs, count, devices, owners, ring, batch;
+	int insn_id;		/* kvio_insn window, -1: none */
 };
 
 /* One device's counters, stored by its driver at the end. */
@@ -157,8 +164,15 @@ struct wstat {
 
 static struct opts opt = {
 	.size = 64, .secs = 5, .count = 2000, .devices = 1, .owners = 1,
-	.ring = 256, .batch = 32,
+	.ring = 256, .batch = 32, .insn_id = -1,
 };
+
+/* The kvio_insn markers: no-ops unless --insn-id made them. */
+static struct kvio_insn insn;
+
+static void insn_nop(void)
+{
+}
 
 static struct shared *sh;
 
@@ -1227,6 +1241,9 @@ static void report(const struct tally *t, double secs,
 	       opt.pin == PIN_SPLIT ? "split" : "none");
 	if (opt.vq != VQ_SPLIT)
 		printf(" vq=%s", vq_mode_name[opt.vq]);
+	if (opt.insn_id >= 0)
+		printf(" insn_id=%d pkts=%llu", opt.insn_id,
+		       (unsigned long long)t->run);
 	printf("\n");
 	fflush(stdout);
 }
@@ -1269,11 +1286,13 @@ static int control(int ndrivers)
 	set_phase(PH_WARM);
 	sleep_checked(WARM_MS);
 	workers_sample(&w0);
+	insn.start();
 	t0 = now_ns();
 	set_phase(PH_RUN);
 	sleep_checked(opt.secs * 1000);
 	t1 = now_ns();
 	set_phase(PH_STOP);
+	insn.stop();
 	workers_sample(&w1);
 	sleep_checked(DRAIN_MS);
 	set_phase(PH_EXIT);
@@ -1405,6 +1424,8 @@ static void pp_report(__u64 *lat, unsigned int n, int cpu)
 		printf(" pin=same cpu=%d", cpu);
 	if (opt.vq != VQ_SPLIT)
 		printf(" vq=%s", vq_mode_name[opt.vq]);
+	if (opt.insn_id >= 0)
+		printf(" insn_id=%d pkts=%u", opt.insn_id, WARMUP_RT + opt.count);
 	printf("\n");
 	fflush(stdout);
 }
@@ -1454,7 +1475,9 @@ static int run_pingpong(void)
 	ec.fd = packet_socket(&d, ETH_P_BENCH);
 	if (pthread_create(&ec.thread, NULL, echo_run, &ec))
 		die("pthread_create failed");
+	insn.start();
 	pp_loop(&d, lat);
+	insn.stop();
 	set_phase(PH_EXIT);
 	pthread_join(ec.thread, NULL);
 	close(ec.fd);
@@ -1476,7 +1499,8 @@ static noreturn void bad_usage(void)
 		"usage: kvio_bench DEV tx|rx|pingpong [--size BYTES] [--secs S] [--count N]\n"
 		"                  [--devices N] [--owners N] [--ring N] [--batch N]\n"
 		"                  [--pin split|same|none]\n"
-		"                  [--vq split|packed|in_order|packed_in_order]\n");
+		"                  [--vq split|packed|in_order|packed_in_order]\n"
+		"                  [--insn-id N]\n");
 	exit(2);
 }
 
@@ -1529,6 +1553,8 @@ static void parse_opt(const char *name, const char *val)
 		opt.pin = PIN_NONE;
 	else if (!strcmp(name, "--vq"))
 		opt.vq = vq_mode_arg(val);
+	else if (!strcmp(name, "--insn-id"))
+		opt.insn_id = num_arg(val, 0, KVIO_INSN_ID_MAX);
 	else
 		bad_usage();
 }
@@ -1588,6 +1614,10 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	insn.start = insn_nop;
+	insn.stop = insn_nop;
+	if (opt.insn_id >= 0 && kvio_insn_make(&insn, opt.insn_id))
+		die("kvio_insn markers: %s", strerror(errno));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {

@@ -4,22 +4,19 @@
  * executed in kernel mode and in user mode, per vCPU, and reports them for
  * measurement windows the guest marks itself.
  *
- * A window opens when any vCPU executes the start marker and closes when
- * any vCPU executes the stop marker; both are multi-byte NOPs, harmless on
- * any x86-64 CPU, that only this plugin gives a meaning:
+ * The guest marks windows with multi-byte NOPs that only this plugin gives
+ * a meaning (kvio_insn.h): "nopl DISP(%rax)" whose displacement has
+ * 0x4b56 in bits 31-16, bit 15 clear to start window (DISP & 0x7fff) and
+ * set to end it.  Any vCPU may start or end any window; windows may
+ * overlap.  For each window that ends, one line goes to the output file:
  *
- *   start  nopl 0x4b564930(%rax)    0f 1f 80 30 49 56 4b    ("0IVK")
- *   stop   nopl 0x4b564931(%rax)    0f 1f 80 31 49 56 4b    ("1IVK")
+ *   window ID kernel K user U
  *
- * For each closed window one line goes to the output file:
- *
- *   window N kernel K user U
- *
- * N counts windows from 0 in the order they opened; K and U are the
- * instructions all vCPUs executed between the markers, in the kernel half
- * of the address space and in the user half (an x86-64 Linux guest runs
- * kernel code only at addresses with bit 63 set).  A start while a window
- * is open restarts it.
+ * K and U are the instructions all vCPUs executed between its start and
+ * its end, in the kernel half of the address space and in the user half
+ * (an x86-64 Linux guest runs kernel code only at addresses with bit 63
+ * set).  A start of an open window restarts it; an end of a window that
+ * is not open writes nothing.
  *
  * Counting is per translation block: a callback adds the block's
  * instruction count to the counter of the vCPU that runs it, so no two
@@ -41,9 +38,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define KI_MAX_VCPUS	64
 #define KI_KERNEL_BIT	0x8000000000000000ULL
 
-/* nopl disp32(%rax): opcode, ModRM (mod 10, reg 0, rm 000), disp32 */
-static const uint8_t ki_start[7] = { 0x0f, 0x1f, 0x80, 0x30, 0x49, 0x56, 0x4b };
-static const uint8_t ki_stop[7] = { 0x0f, 0x1f, 0x80, 0x31, 0x49, 0x56, 0x4b };
+/* nopl disp32(%rax): opcode and ModRM (mod 10, reg 0, rm 000) */
+static const uint8_t ki_nopl[3] = { 0x0f, 0x1f, 0x80 };
+#define KI_MAGIC	0x4b560000u
+#define KI_END		0x8000u
+#define KI_IDS		0x8000u
 
 /* One cache line per vCPU: each is written by its own thread only. */
 struct ki_vcpu {
@@ -57,9 +56,10 @@ static unsigned int ki_vcpus_seen;
 
 static pthread_mutex_t ki_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *ki_out;
-static int ki_open;
-static uint64_t ki_window;
-static uint64_t ki_base_kernel, ki_base_user;
+static struct {
+	uint64_t kernel, user;
+	int open;
+} ki_win[KI_IDS];
 static uint64_t ki_overflow;
 
 /* What a block's callback needs: its size and its half. */
@@ -99,22 +99,21 @@ static void ki_sum(uint64_t *kernel, uint64_t *user)
 
 static void ki_marker(unsigned int vcpu, void *udata)
 {
+	unsigned int disp = (uintptr_t)udata, id = disp & (KI_IDS - 1);
 	uint64_t k, u;
-	int stop = (uintptr_t)udata;
 
 	(void)vcpu;
 	pthread_mutex_lock(&ki_lock);
 	ki_sum(&k, &u);
-	if (!stop) {
-		ki_open = 1;
-		ki_base_kernel = k;
-		ki_base_user = u;
-	} else if (ki_open) {
-		ki_open = 0;
-		fprintf(ki_out, "window %llu kernel %llu user %llu\n",
-			(unsigned long long)ki_window++,
-			(unsigned long long)(k - ki_base_kernel),
-			(unsigned long long)(u - ki_base_user));
+	if (!(disp & KI_END)) {
+		ki_win[id].open = 1;
+		ki_win[id].kernel = k;
+		ki_win[id].user = u;
+	} else if (ki_win[id].open) {
+		ki_win[id].open = 0;
+		fprintf(ki_out, "window %u kernel %llu user %llu\n", id,
+			(unsigned long long)(k - ki_win[id].kernel),
+			(unsigned long long)(u - ki_win[id].user));
 		fflush(ki_out);
 	}
 	pthread_mutex_unlock(&ki_lock);
@@ -143,17 +142,17 @@ static void ki_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 		const uint8_t *d = qemu_plugin_insn_data(insn);
+		uint32_t disp;
 
-		if (qemu_plugin_insn_size(insn) != sizeof(ki_start))
+		if (qemu_plugin_insn_size(insn) != sizeof(ki_nopl) + 4 ||
+		    memcmp(d, ki_nopl, sizeof(ki_nopl)))
 			continue;
-		if (!memcmp(d, ki_start, sizeof(ki_start)))
-			qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
-							       QEMU_PLUGIN_CB_NO_REGS,
-							       (void *)0);
-		else if (!memcmp(d, ki_stop, sizeof(ki_stop)))
-			qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
-							       QEMU_PLUGIN_CB_NO_REGS,
-							       (void *)1);
+		memcpy(&disp, d + sizeof(ki_nopl), 4);	/* little-endian */
+		if ((disp & 0xffff0000u) != KI_MAGIC)
+			continue;
+		qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
+						       QEMU_PLUGIN_CB_NO_REGS,
+						       (void *)(uintptr_t)disp);
 	}
 }
 

@@ -36,9 +36,16 @@ function median(k, d,    m, i, j, t, a) {
 }
 # Metrics where less is better.
 function lower(metric) {
-	return metric ~ /_us$|_ms$|ns_per_pkt|^workers$/
+	return metric ~ /_us$|_ms$|ns_per_pkt|insn_per_pkt|^workers$/
 }
 function goal(w, metric) {
+	if (metric == "kinsn_per_pkt") {
+		if (w ~ /^tx64/) return "<=0.6"
+		if (w ~ /^rx64/) return "<=0.75"
+		if (w ~ /1500$/) return "<=0.8"
+		if (w ~ /^pingpong/) return "<=0.7"
+		return "-"
+	}
 	if (metric != "pps" && metric != "p50_us")
 		return "-"
 	if (w ~ /^tx64_/) return ">=2.0"
@@ -91,7 +98,7 @@ set style fill solid 0.6
 set boxwidth 0.8
 set ylabel "kvio-net / vhost-net"
 set key off
-set label 1 "pps: higher is better; us, ns, workers: lower is better" at graph 0.01, graph 0.95
+set label 1 "pps: higher is better; us, ns, instructions, workers: lower is better" at graph 0.01, graph 0.95
 set xtics rotate by -40 font ",9"
 set grid ytics
 set yrange [0:*]

@@ -9,6 +9,14 @@
 #      KVIO_BENCH_ROUNDS   rounds (default 3)
 #      KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #      KVIO_BENCH_ONLY     workloads (see tools/bench/bench.sh)
+#      KVIO_BENCH_INSN     0: without the kvio_insn plugin (default: with
+#                          it when build/bench/kvio_insn.so is built)
+#
+# With the plugin, QEMU counts the guest's instructions in each
+# kvio_bench measurement (tools/bench/kvio_insn.c): the CSV gets
+# kinsn_per_pkt and uinsn_per_pkt rows, the guest's kernel and user
+# instructions per frame (per round trip for pingpong), which do not
+# depend on how busy the host is.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,11 +24,22 @@ out=$top/build/bench
 mkdir -p "$out"
 kernel=${KVIO_BENCH_KERNEL:-6.12}
 csv=$out/bench.csv
-rm -f "$csv" "$out/vm/bench.csv"
+rm -f "$csv" "$out/vm/bench.csv" "$out/vm/insn.map" "$out/insn.txt"
+plugin=$top/build/bench/kvio_insn.so
+insn=0
+if [ "${KVIO_BENCH_INSN:-1}" != 0 ] && [ -f "$plugin" ]; then
+	sh "$top/tools/bench/insn_check.sh" "$top" "$out" || exit 1
+	insn=1
+	set -- --qemu-arg -plugin --qemu-arg "$plugin,out=$out/insn.txt"
+	echo "bench: counting guest instructions with $plugin"
+else
+	set --
+fi
 
 echo "bench: booting a $kernel test VM (TCG); $(nproc) host CPUs"
 "$top/tools/vm/run" --kernel "$kernel" --mem 4G --smp 2 --timeout 3600 \
-	--out "$out/vm" -- env KVIO_BENCH_SECS="${KVIO_BENCH_SECS:-4}" \
+	"$@" --out "$out/vm" -- env KVIO_BENCH_SECS="${KVIO_BENCH_SECS:-4}" \
+	KVIO_BENCH_INSN=$insn \
 	KVIO_BENCH_ONLY="${KVIO_BENCH_ONLY:-harness latency multi testpmd nested}" \
 	sh "$top/tools/bench/bench.sh" "$top" - "${KVIO_BENCH_ROUNDS:-3}" \
 	>"$out/vm.log" 2>&1
@@ -29,6 +48,16 @@ rc=$?
 [ -f "$out/vm/bench.csv" ] && cp "$out/vm/bench.csv" "$csv"
 grep -E '^(bench|vm): ' "$out/vm.log"
 [ -s "$csv" ] || { echo "bench: no results (VM exit $rc, see $out/vm.log)"; exit 1; }
+# Each window the plugin counted, divided by the frames its measurement saw.
+if [ "$insn" = 1 ] && [ -f "$out/vm/insn.map" ] && [ -f "$out/insn.txt" ]; then
+	awk -F, '
+	FNR == NR { if ($1 == "window") { k[$2] = $4; u[$2] = $6 } ; next }
+	($1 in k) && $6 > 0 {
+		printf "%s,%s,%s,%s,kinsn_per_pkt,%.0f\n", $2, $3, $4, $5, k[$1] / $6
+		printf "%s,%s,%s,%s,uinsn_per_pkt,%.0f\n", $2, $3, $4, $5, u[$1] / $6
+	}' FS=' ' "$out/insn.txt" FS=, "$out/vm/insn.map" >>"$csv"
+	echo "bench: $(grep -c '^window ' "$out/insn.txt") instruction windows counted"
+fi
 echo
 sh "$top/tools/bench/report.sh" "$csv" "$out/table.txt" "$out/ratios.png"
 echo
