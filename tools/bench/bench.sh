@@ -22,6 +22,9 @@
 #                            (--insn-id), and OUT's directory insn.map
 #                            says what each window measured:
 #                            id,round,device,driver,workload,packets
+#        KVIO_BENCH_PROFILE  1: the plugin profiles too; the guest's
+#                            /proc/kallsyms goes to guest-kallsyms in
+#                            OUT's directory
 #
 # "rings": kvio-net's packed rings, IN_ORDER and both (kvio_bench --vq)
 # against upstream's split ring, 64-byte TX and RX: upstream offers
@@ -48,6 +51,11 @@ row() { echo "$1,$2,$3,$4,$5,$6" >>"$out"; }
 # kvio_insn windows: the next id, and where their meaning goes.
 insn_id=0
 insn_map=$(dirname "$out")/insn.map
+if [ "${KVIO_BENCH_PROFILE:-0}" = 1 ]; then
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	# (not "kallsyms": tools/vm/run keeps that name for itself)
+	cat /proc/kallsyms >"$(dirname "$out")/guest-kallsyms"
+fi
 insn_args() { [ "${KVIO_BENCH_INSN:-0}" = 1 ] && echo "--insn-id $insn_id"; }
 # RESULT line $1 closed the window: it measured workloads $4... of round
 # $2 on device $3.

@@ -23,7 +23,14 @@
  * threads write one counter.  A block cut short by an exception counts in
  * full, as QEMU's own bb plugin does.
  *
- * usage: qemu-system-x86_64 ... -plugin kvio_insn.so,out=FILE
+ * With profile=PFILE, the plugin also says where each window's
+ * instructions went: at its end, PFILE gets "profile ID" and one line per
+ * translation block run in it, "ADDRESS INSTRUCTIONS" (hex, decimal), for
+ * tools/bench/insn_profile.sh to name with the guest's kallsyms.  Each
+ * block then counts its runs with an atomic add, and a window's start and
+ * end walk every block translated so far: for one window at a time.
+ *
+ * usage: qemu-system-x86_64 ... -plugin kvio_insn.so,out=FILE[,profile=PFILE]
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -62,6 +69,18 @@ static struct {
 } ki_win[KI_IDS];
 static uint64_t ki_overflow;
 
+/* Profile mode: every block translated, newest first. */
+struct ki_tb {
+	uint64_t vaddr;
+	uint64_t runs;
+	uint32_t insns;
+	int kernel;
+	struct ki_tb *next;
+};
+
+static FILE *ki_prof;
+static struct ki_tb *ki_tbs;
+
 /* What a block's callback needs: its size and its half. */
 #define KI_TB_INSNS(ud)		((uint64_t)(uintptr_t)(ud) >> 1)
 #define KI_TB_KERNEL(ud)	((uintptr_t)(ud) & 1)
@@ -83,6 +102,33 @@ static void ki_tb_exec(unsigned int vcpu, void *udata)
 	else
 		__atomic_store_n(&c->user, c->user + KI_TB_INSNS(udata),
 				 __ATOMIC_RELAXED);
+}
+
+static void ki_tb_exec_prof(unsigned int vcpu, void *udata)
+{
+	struct ki_tb *tb = udata;
+
+	__atomic_add_fetch(&tb->runs, 1, __ATOMIC_RELAXED);
+	ki_tb_exec(vcpu, (void *)((uintptr_t)tb->insns << 1 | tb->kernel));
+}
+
+/* At a window's start: forget earlier runs; at its end: write them. */
+static void ki_profile(unsigned int id, int end)
+{
+	struct ki_tb *tb;
+	uint64_t runs;
+
+	if (end)
+		fprintf(ki_prof, "profile %u\n", id);
+	for (tb = ki_tbs; tb; tb = tb->next) {
+		runs = __atomic_exchange_n(&tb->runs, 0, __ATOMIC_RELAXED);
+		if (end && runs)
+			fprintf(ki_prof, "%016llx %llu\n",
+				(unsigned long long)tb->vaddr,
+				(unsigned long long)(runs * tb->insns));
+	}
+	if (end)
+		fflush(ki_prof);
 }
 
 static void ki_sum(uint64_t *kernel, uint64_t *user)
@@ -109,12 +155,16 @@ static void ki_marker(unsigned int vcpu, void *udata)
 		ki_win[id].open = 1;
 		ki_win[id].kernel = k;
 		ki_win[id].user = u;
+		if (ki_prof)
+			ki_profile(id, 0);
 	} else if (ki_win[id].open) {
 		ki_win[id].open = 0;
 		fprintf(ki_out, "window %u kernel %llu user %llu\n", id,
 			(unsigned long long)(k - ki_win[id].kernel),
 			(unsigned long long)(u - ki_win[id].user));
 		fflush(ki_out);
+		if (ki_prof)
+			ki_profile(id, 1);
 	}
 	pthread_mutex_unlock(&ki_lock);
 }
@@ -136,9 +186,25 @@ static void ki_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	(void)id;
 	ud = (uintptr_t)n << 1 |
 	     !!(qemu_plugin_tb_vaddr(tb) & KI_KERNEL_BIT);
-	qemu_plugin_register_vcpu_tb_exec_cb(tb, ki_tb_exec,
-					     QEMU_PLUGIN_CB_NO_REGS,
-					     (void *)ud);
+	if (ki_prof) {
+		struct ki_tb *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			abort();
+		t->vaddr = qemu_plugin_tb_vaddr(tb);
+		t->insns = n;
+		t->kernel = ud & 1;
+		pthread_mutex_lock(&ki_lock);
+		t->next = ki_tbs;
+		ki_tbs = t;
+		pthread_mutex_unlock(&ki_lock);
+		qemu_plugin_register_vcpu_tb_exec_cb(tb, ki_tb_exec_prof,
+						     QEMU_PLUGIN_CB_NO_REGS, t);
+	} else {
+		qemu_plugin_register_vcpu_tb_exec_cb(tb, ki_tb_exec,
+						     QEMU_PLUGIN_CB_NO_REGS,
+						     (void *)ud);
+	}
 	for (i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 		const uint8_t *d = qemu_plugin_insn_data(insn);
@@ -167,13 +233,15 @@ static void ki_exit(qemu_plugin_id_t id, void *p)
 		(unsigned long long)k, (unsigned long long)u, ki_vcpus_seen,
 		(unsigned long long)ki_overflow);
 	fclose(ki_out);
+	if (ki_prof)
+		fclose(ki_prof);
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,
 					   int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *prof = NULL;
 	int i;
 
 	if (strcmp(info->target_name, "x86_64")) {
@@ -184,6 +252,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	for (i = 0; i < argc; i++) {
 		if (!strncmp(argv[i], "out=", 4)) {
 			path = argv[i] + 4;
+		} else if (!strncmp(argv[i], "profile=", 8)) {
+			prof = argv[i] + 8;
 		} else {
 			fprintf(stderr, "kvio_insn: unknown argument %s\n",
 				argv[i]);
@@ -198,6 +268,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	if (!ki_out) {
 		perror(path);
 		return -1;
+	}
+	if (prof) {
+		ki_prof = fopen(prof, "w");
+		if (!ki_prof) {
+			perror(prof);
+			return -1;
+		}
 	}
 	qemu_plugin_register_vcpu_init_cb(id, ki_vcpu_init);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, ki_tb_trans);

@@ -11,6 +11,9 @@
 #      KVIO_BENCH_ONLY     workloads (see tools/bench/bench.sh)
 #      KVIO_BENCH_INSN     0: without the kvio_insn plugin (default: with
 #                          it when build/bench/kvio_insn.so is built)
+#      KVIO_BENCH_PROFILE  1: the plugin also profiles each measurement;
+#                          build/bench/profile.txt says, per row, which
+#                          guest functions took the instructions
 #
 # With the plugin, QEMU counts the guest's instructions in each
 # kvio_bench measurement (tools/bench/kvio_insn.c): the CSV gets
@@ -24,13 +27,17 @@ out=$top/build/bench
 mkdir -p "$out"
 kernel=${KVIO_BENCH_KERNEL:-6.12}
 csv=$out/bench.csv
-rm -f "$csv" "$out/vm/bench.csv" "$out/vm/insn.map" "$out/insn.txt"
+rm -f "$csv" "$out/vm/bench.csv" "$out/vm/insn.map" "$out/insn.txt" \
+	"$out/vm/guest-kallsyms" "$out/insn-profile.txt" "$out/profile.txt"
+profile=${KVIO_BENCH_PROFILE:-0}
 plugin=$top/build/bench/kvio_insn.so
 insn=0
 if [ "${KVIO_BENCH_INSN:-1}" != 0 ] && [ -f "$plugin" ]; then
 	sh "$top/tools/bench/insn_check.sh" "$top" "$out" || exit 1
 	insn=1
-	set -- --qemu-arg -plugin --qemu-arg "$plugin,out=$out/insn.txt"
+	p="$plugin,out=$out/insn.txt"
+	[ "$profile" = 1 ] && p="$p,profile=$out/insn-profile.txt"
+	set -- --qemu-arg -plugin --qemu-arg "$p"
 	echo "bench: counting guest instructions with $plugin"
 else
 	set --
@@ -39,7 +46,7 @@ fi
 echo "bench: booting a $kernel test VM (TCG); $(nproc) host CPUs"
 "$top/tools/vm/run" --kernel "$kernel" --mem 4G --smp 2 --timeout 3600 \
 	"$@" --out "$out/vm" -- env KVIO_BENCH_SECS="${KVIO_BENCH_SECS:-4}" \
-	KVIO_BENCH_INSN=$insn \
+	KVIO_BENCH_INSN=$insn KVIO_BENCH_PROFILE="$profile" \
 	KVIO_BENCH_ONLY="${KVIO_BENCH_ONLY:-harness latency multi testpmd nested}" \
 	sh "$top/tools/bench/bench.sh" "$top" - "${KVIO_BENCH_ROUNDS:-3}" \
 	>"$out/vm.log" 2>&1
@@ -57,6 +64,11 @@ if [ "$insn" = 1 ] && [ -f "$out/vm/insn.map" ] && [ -f "$out/insn.txt" ]; then
 		printf "%s,%s,%s,%s,uinsn_per_pkt,%.0f\n", $2, $3, $4, $5, u[$1] / $6
 	}' FS=' ' "$out/insn.txt" FS=, "$out/vm/insn.map" >>"$csv"
 	echo "bench: $(grep -c '^window ' "$out/insn.txt") instruction windows counted"
+	if [ "$profile" = 1 ] && [ -f "$out/vm/guest-kallsyms" ]; then
+		sh "$top/tools/bench/insn_profile.sh" "$out/insn-profile.txt" \
+			"$out/vm/guest-kallsyms" "$out/vm/insn.map" >"$out/profile.txt"
+		echo "bench: where the instructions went: $out/profile.txt"
+	fi
 fi
 echo
 sh "$top/tools/bench/report.sh" "$csv" "$out/table.txt" "$out/ratios.png"
