@@ -10,7 +10,7 @@
 #      KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #      KVIO_BENCH_ONLY     workloads (see tools/bench/bench.sh)
 #      KVIO_BENCH_INSN     0: without the kvio_insn plugin (default: with
-#                          it when build/bench/kvio_insn.so is built)
+#                          it when make bench built it and insn_probe)
 #      KVIO_BENCH_PROFILE  1: the plugin also profiles each measurement;
 #                          build/bench/profile.txt says, per row, which
 #                          guest functions took the instructions
@@ -18,8 +18,8 @@
 # With the plugin, QEMU counts the guest's instructions in each
 # kvio_bench measurement (tools/bench/kvio_insn.c): the CSV gets
 # kinsn_per_pkt and uinsn_per_pkt rows, the guest's kernel and user
-# instructions per frame (per round trip for pingpong), which do not
-# depend on how busy the host is.
+# instructions per frame (per round trip for pingpong), which move far
+# less with the host's load than pps (Documentation/performance.rst).
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +32,8 @@ rm -f "$csv" "$out/vm/bench.csv" "$out/vm/insn.map" "$out/insn.txt" \
 profile=${KVIO_BENCH_PROFILE:-0}
 plugin=$top/build/bench/kvio_insn.so
 insn=0
-if [ "${KVIO_BENCH_INSN:-1}" != 0 ] && [ -f "$plugin" ]; then
+if [ "${KVIO_BENCH_INSN:-1}" != 0 ] && [ -f "$plugin" ] &&
+	[ -x "$top/build/bench/insn_probe" ]; then
 	sh "$top/tools/bench/insn_check.sh" "$top" "$out" || exit 1
 	insn=1
 	p="$plugin,out=$out/insn.txt"
