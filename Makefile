@@ -115,7 +115,8 @@ $(BUILD)/bench/kvio_bench: $(TOP)/tools/bench/kvio_bench.c $(TOP)/tools/bench/kv
 # The TCG plugin that counts guest instructions per measurement window,
 # built against the qemu-plugin.h of Debian's own QEMU source (fetched
 # once, outside the clone), and a probe that checks its counts.
-$(BUILD)/bench/kvio_insn.so: $(TOP)/tools/bench/kvio_insn.c $(TOP)/tools/qemu-src/fetch
+$(BUILD)/bench/kvio_insn.so: $(TOP)/tools/bench/kvio_insn.c $(TOP)/tools/bench/kvio_insn.h \
+		$(TOP)/tools/qemu-src/fetch
 	@mkdir -p $(dir $@)
 	@src=$$(sh $(TOP)/tools/qemu-src/fetch --header-only) && \
 	set -x && $(CC) -Wall -Wextra -Werror -O2 -g -shared -fPIC \

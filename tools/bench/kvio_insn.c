@@ -40,6 +40,8 @@
 
 #include <qemu-plugin.h>
 
+#include "kvio_insn.h"
+
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 #define KI_MAX_VCPUS	64
@@ -47,9 +49,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 /* nopl disp32(%rax): opcode and ModRM (mod 10, reg 0, rm 000) */
 static const uint8_t ki_nopl[3] = { 0x0f, 0x1f, 0x80 };
-#define KI_MAGIC	0x4b560000u
-#define KI_END		0x8000u
-#define KI_IDS		0x8000u
+#define KI_IDS		(KVIO_INSN_ID_MAX + 1)
 
 /* One cache line per vCPU: each is written by its own thread only. */
 struct ki_vcpu {
@@ -85,23 +85,23 @@ static struct ki_tb *ki_tbs;
 #define KI_TB_INSNS(ud)		((uint64_t)(uintptr_t)(ud) >> 1)
 #define KI_TB_KERNEL(ud)	((uintptr_t)(ud) & 1)
 
-static void ki_tb_exec(unsigned int vcpu, void *udata)
+/* @n instructions run by @vcpu, in the kernel or not. */
+static void ki_add(unsigned int vcpu, uint64_t n, int kernel)
 {
-	struct ki_vcpu *c;
+	uint64_t *c;
 
 	if (vcpu >= KI_MAX_VCPUS) {
-		__atomic_add_fetch(&ki_overflow, KI_TB_INSNS(udata),
-				   __ATOMIC_RELAXED);
+		__atomic_add_fetch(&ki_overflow, n, __ATOMIC_RELAXED);
 		return;
 	}
-	c = &ki_count[vcpu];
+	c = kernel ? &ki_count[vcpu].kernel : &ki_count[vcpu].user;
 	/* Relaxed atomics: another thread sums them at a marker. */
-	if (KI_TB_KERNEL(udata))
-		__atomic_store_n(&c->kernel, c->kernel + KI_TB_INSNS(udata),
-				 __ATOMIC_RELAXED);
-	else
-		__atomic_store_n(&c->user, c->user + KI_TB_INSNS(udata),
-				 __ATOMIC_RELAXED);
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+static void ki_tb_exec(unsigned int vcpu, void *udata)
+{
+	ki_add(vcpu, KI_TB_INSNS(udata), KI_TB_KERNEL(udata));
 }
 
 static void ki_tb_exec_prof(unsigned int vcpu, void *udata)
@@ -109,7 +109,7 @@ static void ki_tb_exec_prof(unsigned int vcpu, void *udata)
 	struct ki_tb *tb = udata;
 
 	__atomic_add_fetch(&tb->runs, 1, __ATOMIC_RELAXED);
-	ki_tb_exec(vcpu, (void *)((uintptr_t)tb->insns << 1 | tb->kernel));
+	ki_add(vcpu, tb->insns, tb->kernel);
 }
 
 /* At a window's start: forget earlier runs; at its end: write them. */
@@ -151,7 +151,7 @@ static void ki_marker(unsigned int vcpu, void *udata)
 	(void)vcpu;
 	pthread_mutex_lock(&ki_lock);
 	ki_sum(&k, &u);
-	if (!(disp & KI_END)) {
+	if (!(disp & KVIO_INSN_END)) {
 		ki_win[id].open = 1;
 		ki_win[id].kernel = k;
 		ki_win[id].user = u;
@@ -214,7 +214,7 @@ static void ki_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		    memcmp(d, ki_nopl, sizeof(ki_nopl)))
 			continue;
 		memcpy(&disp, d + sizeof(ki_nopl), 4);	/* little-endian */
-		if ((disp & 0xffff0000u) != KI_MAGIC)
+		if ((disp & 0xffff0000u) != KVIO_INSN_MAGIC)
 			continue;
 		qemu_plugin_register_vcpu_insn_exec_cb(insn, ki_marker,
 						       QEMU_PLUGIN_CB_NO_REGS,
