@@ -21,6 +21,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <linux/uaccess.h>
 
 #include <kvio/compat.h>
@@ -128,6 +129,17 @@ static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
 }
 
 /*
+ * The bounds of the adaptive poll for the bench's instruction counter
+ * (tools/bench/kvio_insn.c, id KVIO_INSN_POLL of kvio_insn.h), which
+ * counts the instructions of a poll apart from the work: "nopl DISP(%rax)",
+ * a multi-byte NOP with a displacement only that counter gives a meaning.
+ */
+#define KVIO_POLL_MARK(disp)	asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long " \
+					     __stringify(disp))
+#define kvio_poll_mark_start()	KVIO_POLL_MARK(0x4b567fff)
+#define kvio_poll_mark_end()	KVIO_POLL_MARK(0x4b56ffff)
+
+/*
  * Look for new work for up to the poll window, while nothing else wants
  * this CPU.  Called with the list found empty, in TASK_INTERRUPTIBLE, and
  * left so: a wakeup meanwhile (new work, or the thread's owner asking it
@@ -145,11 +157,13 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 	if (!worker->poll_ns || worker->polled)
 		return false;
 	worker->polled = true;
+	kvio_poll_mark_start();
 	start = local_clock();
 	end = start + worker->poll_ns;
 	do {
 		if (!llist_empty(&worker->work_list) ||
 		    task_is_running(current)) {
+			kvio_poll_mark_end();
 			__set_current_state(TASK_RUNNING);
 			worker->idle_since = 0;
 			return true;
@@ -157,6 +171,7 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 		cpu_relax();
 	} while (!need_resched() && single_task_running() &&
 		 !signal_pending(current) && local_clock() < end);
+	kvio_poll_mark_end();
 	worker->idle_since = start;
 	return false;
 }

@@ -10,13 +10,16 @@
  * set to end it.  Any vCPU may start or end any window; windows may
  * overlap.  For each window that ends, one line goes to the output file:
  *
- *   window ID kernel K user U
+ *   window ID kernel K user U poll P
  *
  * K and U are the instructions all vCPUs executed between its start and
  * its end, in the kernel half of the address space and in the user half
  * (an x86-64 Linux guest runs kernel code only at addresses with bit 63
- * set).  A start of an open window restarts it; an end of a window that
- * is not open writes nothing.
+ * set).  P is the part of K run inside a poll: between the start and the
+ * end of id KVIO_INSN_POLL on the same vCPU, which kvio's worker marks
+ * around its adaptive poll (a spin whose length depends on time, not on
+ * the work).  A start of an open window restarts it; an end of a window
+ * that is not open writes nothing.
  *
  * Counting is per translation block: a callback adds the block's
  * instruction count to the counter of the vCPU that runs it, so no two
@@ -55,7 +58,9 @@ static const uint8_t ki_nopl[3] = { 0x0f, 0x1f, 0x80 };
 struct ki_vcpu {
 	uint64_t kernel;
 	uint64_t user;
-	uint8_t pad[48];
+	uint64_t poll;
+	int in_poll;		/* read and written by its thread only */
+	uint8_t pad[36];
 };
 
 static struct ki_vcpu ki_count[KI_MAX_VCPUS];
@@ -64,7 +69,7 @@ static unsigned int ki_vcpus_seen;
 static pthread_mutex_t ki_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *ki_out;
 static struct {
-	uint64_t kernel, user;
+	uint64_t kernel, user, poll;
 	int open;
 } ki_win[KI_IDS];
 static uint64_t ki_overflow;
@@ -97,6 +102,10 @@ static void ki_add(unsigned int vcpu, uint64_t n, int kernel)
 	c = kernel ? &ki_count[vcpu].kernel : &ki_count[vcpu].user;
 	/* Relaxed atomics: another thread sums them at a marker. */
 	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+	if (kernel && ki_count[vcpu].in_poll) {
+		c = &ki_count[vcpu].poll;
+		__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+	}
 }
 
 static void ki_tb_exec(unsigned int vcpu, void *udata)
@@ -131,37 +140,46 @@ static void ki_profile(unsigned int id, int end)
 		fflush(ki_prof);
 }
 
-static void ki_sum(uint64_t *kernel, uint64_t *user)
+static void ki_sum(uint64_t *kernel, uint64_t *user, uint64_t *poll)
 {
 	unsigned int i, n = __atomic_load_n(&ki_vcpus_seen, __ATOMIC_RELAXED);
 
 	*kernel = 0;
 	*user = 0;
+	*poll = 0;
 	for (i = 0; i < n && i < KI_MAX_VCPUS; i++) {
 		*kernel += __atomic_load_n(&ki_count[i].kernel, __ATOMIC_RELAXED);
 		*user += __atomic_load_n(&ki_count[i].user, __ATOMIC_RELAXED);
+		*poll += __atomic_load_n(&ki_count[i].poll, __ATOMIC_RELAXED);
 	}
 }
 
 static void ki_marker(unsigned int vcpu, void *udata)
 {
 	unsigned int disp = (uintptr_t)udata, id = disp & (KI_IDS - 1);
-	uint64_t k, u;
+	uint64_t k, u, p;
 
-	(void)vcpu;
+	if (id == KVIO_INSN_POLL) {
+		/* This vCPU's own state, on its own thread: no lock. */
+		if (vcpu < KI_MAX_VCPUS)
+			ki_count[vcpu].in_poll = !(disp & KVIO_INSN_END);
+		return;
+	}
 	pthread_mutex_lock(&ki_lock);
-	ki_sum(&k, &u);
+	ki_sum(&k, &u, &p);
 	if (!(disp & KVIO_INSN_END)) {
 		ki_win[id].open = 1;
 		ki_win[id].kernel = k;
 		ki_win[id].user = u;
+		ki_win[id].poll = p;
 		if (ki_prof)
 			ki_profile(id, 0);
 	} else if (ki_win[id].open) {
 		ki_win[id].open = 0;
-		fprintf(ki_out, "window %u kernel %llu user %llu\n", id,
-			(unsigned long long)(k - ki_win[id].kernel),
-			(unsigned long long)(u - ki_win[id].user));
+		fprintf(ki_out, "window %u kernel %llu user %llu poll %llu\n",
+			id, (unsigned long long)(k - ki_win[id].kernel),
+			(unsigned long long)(u - ki_win[id].user),
+			(unsigned long long)(p - ki_win[id].poll));
 		fflush(ki_out);
 		if (ki_prof)
 			ki_profile(id, 1);
@@ -222,15 +240,16 @@ static void ki_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	}
 }
 
-static void ki_exit(qemu_plugin_id_t id, void *p)
+static void ki_exit(qemu_plugin_id_t id, void *data)
 {
-	uint64_t k, u;
+	uint64_t k, u, p;
 
 	(void)id;
-	(void)p;
-	ki_sum(&k, &u);
-	fprintf(ki_out, "total kernel %llu user %llu vcpus %u other %llu\n",
-		(unsigned long long)k, (unsigned long long)u, ki_vcpus_seen,
+	(void)data;
+	ki_sum(&k, &u, &p);
+	fprintf(ki_out, "total kernel %llu user %llu poll %llu vcpus %u other %llu\n",
+		(unsigned long long)k, (unsigned long long)u,
+		(unsigned long long)p, ki_vcpus_seen,
 		(unsigned long long)ki_overflow);
 	fclose(ki_out);
 	if (ki_prof)

@@ -12,6 +12,11 @@
  * KVIO_INSN_START(id) and KVIO_INSN_STOP(id) take an id known at compile
  * time; kvio_insn_make() writes the two markers of an id chosen at run
  * time into a page of code.
+ *
+ * Id KVIO_INSN_POLL is not a window: kvio's worker marks its adaptive
+ * poll with it (drivers/vhost/worker.c), and the kernel instructions a
+ * vCPU runs between its start and its end are also counted apart, as
+ * "poll", in every window open meanwhile.  Windows use ids below it.
  */
 #ifndef KVIO_INSN_H
 #define KVIO_INSN_H
@@ -22,6 +27,7 @@
 #define KVIO_INSN_MAGIC		0x4b560000u
 #define KVIO_INSN_END		0x8000u
 #define KVIO_INSN_ID_MAX	0x7fffu
+#define KVIO_INSN_POLL		0x7fffu	/* must match drivers/vhost */
 
 #define KVIO_INSN_MARK(disp)						\
 	({ __asm__ __volatile__(".byte 0x0f, 0x1f, 0x80\n\t.long %c0"	\
@@ -44,15 +50,20 @@ static inline void kvio_insn_put(unsigned char *p, unsigned int disp)
 	p[7] = 0xc3;			/* ret */
 }
 
-/* The markers of window @id; 0, or -1 if no page of code can be had. */
+/*
+ * The markers of window @id; 0, or -1 for an id that is not a window's or
+ * if no page of code can be had.
+ */
 static inline int kvio_insn_make(struct kvio_insn *w, unsigned int id)
 {
-	unsigned char *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *code;
 
+	if (id >= KVIO_INSN_POLL)
+		return -1;
+	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (code == MAP_FAILED)
 		return -1;
-	id &= KVIO_INSN_ID_MAX;
 	kvio_insn_put(code, KVIO_INSN_MAGIC | id);
 	kvio_insn_put(code + 8, KVIO_INSN_MAGIC | KVIO_INSN_END | id);
 	if (mprotect(code, 4096, PROT_READ | PROT_EXEC)) {

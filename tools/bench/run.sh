@@ -19,7 +19,10 @@
 # kvio_bench measurement (tools/bench/kvio_insn.c): the CSV gets
 # kinsn_per_pkt and uinsn_per_pkt rows, the guest's kernel and user
 # instructions per frame (per round trip for pingpong), which move far
-# less with the host's load than pps (Documentation/performance.rst).
+# less with the host's load than pps (Documentation/performance.rst);
+# kinsn_per_pkt is split into kpoll_insn_per_pkt, the kernel instructions
+# of kvio's adaptive poll (a spin as long as time says), and
+# kwork_insn_per_pkt, all the others.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,9 +62,14 @@ grep -E '^(bench|vm): ' "$out/vm.log"
 # Each window the plugin counted, divided by the frames its measurement saw.
 if [ "$insn" = 1 ] && [ -f "$out/vm/insn.map" ] && [ -f "$out/insn.txt" ]; then
 	awk -F, '
-	FNR == NR { if ($1 == "window") { k[$2] = $4; u[$2] = $6 } ; next }
+	FNR == NR {
+		if ($1 == "window") { k[$2] = $4; u[$2] = $6; p[$2] = $8 + 0 }
+		next
+	}
 	($1 in k) && $6 > 0 {
 		printf "%s,%s,%s,%s,kinsn_per_pkt,%.0f\n", $2, $3, $4, $5, k[$1] / $6
+		printf "%s,%s,%s,%s,kwork_insn_per_pkt,%.0f\n", $2, $3, $4, $5, (k[$1] - p[$1]) / $6
+		printf "%s,%s,%s,%s,kpoll_insn_per_pkt,%.0f\n", $2, $3, $4, $5, p[$1] / $6
 		printf "%s,%s,%s,%s,uinsn_per_pkt,%.0f\n", $2, $3, $4, $5, u[$1] / $6
 	}' FS=' ' "$out/insn.txt" FS=, "$out/vm/insn.map" >>"$csv"
 	echo "bench: $(grep -c '^window ' "$out/insn.txt") instruction windows counted"
