@@ -134,8 +134,11 @@ static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
  * counts the instructions of a poll apart from the work: "nopl DISP(%rax)",
  * a multi-byte NOP with a displacement only that counter gives a meaning.
  */
-#define KVIO_POLL_MARK(disp)	asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long " \
-					     __stringify(disp))
+#define KVIO_POLL_MARK(disp)						\
+	do {								\
+		asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long "		\
+			     __stringify(disp));				\
+	} while (0)
 #define kvio_poll_mark_start()	KVIO_POLL_MARK(0x4b567fff)
 #define kvio_poll_mark_end()	KVIO_POLL_MARK(0x4b56ffff)
 
