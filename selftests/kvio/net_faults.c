@@ -1135,21 +1135,34 @@ static void nf_swap_sides(struct ndp_flow *f)
 	__atomic_store_n(&f->pkt[1], s, __ATOMIC_RELAXED);
 }
 
-/*
- * Where a flow stands, and this process's kvio worker threads (user
- * workers are its threads): state and kernel stack, for a ring that
- * stopped.
- */
-static void nf_stalled(const char *what, struct ndp_flow *f)
+/* Both rings as guest memory shows them now (the driver runs on). */
+static void nf_ring_state(struct ndp_flow *f)
+{
+	static const char * const name[2] = { "RX", "TX" };
+	struct vq *v;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		v = &f->g->vq[i].vq;
+		if (!v->used)
+			continue;
+		ksft_print_msg("  %s: avail idx %u, used idx %u, driver at %u, %u in flight\n",
+			       name[i],
+			       __atomic_load_n(&v->avail->idx, __ATOMIC_RELAXED),
+			       __atomic_load_n(&v->used->idx, __ATOMIC_RELAXED),
+			       __atomic_load_n(&v->used_idx, __ATOMIC_RELAXED),
+			       __atomic_load_n(&v->published, __ATOMIC_RELAXED));
+	}
+}
+
+/* This process's kvio worker threads (user workers are its threads). */
+static void nf_workers(void)
 {
 	char path[96], comm[32], line[160], st;
 	struct dirent *t;
 	FILE *fp;
 	DIR *d;
 
-	ksft_print_msg("%s: tx_used %lu rx_used %lu wire %lu injected %ld lost %ld\n",
-		       what, f->tx_used, f->rx_used, f->wire, f->injected,
-		       f->rx_lost);
 	d = opendir("/proc/self/task");
 	while (d && (t = readdir(d))) {
 		if (t->d_name[0] == '.')
@@ -1178,6 +1191,34 @@ static void nf_stalled(const char *what, struct ndp_flow *f)
 		closedir(d);
 }
 
+/*
+ * For a flow that did not move n frames both ways in time (from tx0 and
+ * rx0): where it stands, the workers' state and kernel stacks, and
+ * whether it moves again given ten times as long; slow and stuck look
+ * alike until then.
+ */
+static void nf_stalled(const char *what, struct ndp_flow *f, unsigned long n,
+		       unsigned long tx0, unsigned long rx0)
+{
+	long t0 = ndp_now_ms();
+	int ret;
+
+	ksft_print_msg("%s: tx_used %lu (+%lu) rx_used %lu (+%lu) of %lu each\n",
+		       what, f->tx_used, f->tx_used - tx0, f->rx_used,
+		       f->rx_used - rx0, n);
+	ksft_print_msg("  wire %lu injected %ld lost %ld\n", f->wire,
+		       f->injected, f->rx_lost);
+	nf_ring_state(f);
+	nf_workers();
+	ret = ndp_flow_moves(f, n, 10 * NF_MOVE_MS);
+	ksft_print_msg("%s: %s %ld ms later\n", what,
+		       ret ? "still stopped" : "both rings moved again",
+		       ndp_now_ms() - t0);
+	nf_ring_state(f);
+	if (ret)
+		nf_workers();
+}
+
 /* One round of swaps; every step must leave both rings moving. */
 static int nf_swap_round(struct __test_metadata *_metadata,
 			 struct nf_swap *sw, unsigned int round)
@@ -1191,6 +1232,7 @@ static int nf_swap_round(struct __test_metadata *_metadata,
 		"owner reset (rings on own workers) and set up again",
 	};
 	struct ndp *g = sw->g;
+	unsigned long tx0, rx0;
 	unsigned int id[2];
 	__u16 base[2];
 	unsigned int i;
@@ -1233,9 +1275,11 @@ static int nf_swap_round(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the ioctls failed",
 					 round, what[i]);
 		if (!ret) {
+			tx0 = __atomic_load_n(&sw->f->tx_used, __ATOMIC_RELAXED);
+			rx0 = __atomic_load_n(&sw->f->rx_used, __ATOMIC_RELAXED);
 			ret = ndp_flow_moves(sw->f, NF_MOVE_N, NF_MOVE_MS);
 			if (ret)
-				nf_stalled(what[i], sw->f);
+				nf_stalled(what[i], sw->f, NF_MOVE_N, tx0, rx0);
 		}
 		EXPECT_EQ(0, ret) TH_LOG("round %u, %s: the rings stopped",
 					 round, what[i]);
@@ -1248,6 +1292,7 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
 	struct ndp_pair *p = ndp_pair_new(NF_NUM, NDP_F_QEMU, NF_RXBUF);
 	struct nf_swap sw = { .tap2 = -1, .pkt2 = -1 };
 	struct nf_flows fl = { 0 };
+	unsigned long tx0, rx0;
 	unsigned int round;
 	long t0;
 	int i;
@@ -1274,9 +1319,12 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
 	for (round = 0; round < NF_SWAP_ROUNDS; round++) {
 		if (nf_swap_round(_metadata, &sw, round))
 			break;
+		tx0 = __atomic_load_n(&fl.f[1].tx_used, __ATOMIC_RELAXED);
+		rx0 = __atomic_load_n(&fl.f[1].rx_used, __ATOMIC_RELAXED);
 		i = ndp_flow_moves(&fl.f[1], NF_MOVE_N, NF_MOVE_MS);
 		if (i)
-			nf_stalled("the other device", &fl.f[1]);
+			nf_stalled("the other device", &fl.f[1], NF_MOVE_N,
+				   tx0, rx0);
 		EXPECT_EQ(0, i) TH_LOG("round %u: the owner's other device stopped",
 				       round);
 	}
