@@ -21,7 +21,6 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
-#include <linux/stringify.h>
 #include <linux/uaccess.h>
 
 #include <kvio/compat.h>
@@ -134,13 +133,15 @@ static void kvio_worker_adapt(struct kvio_worker *worker, u64 idle)
  * counts the instructions of a poll apart from the work: "nopl DISP(%rax)",
  * a multi-byte NOP with a displacement only that counter gives a meaning.
  */
-#define KVIO_POLL_MARK(disp)						\
-	do {								\
-		asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long "		\
-			     __stringify(disp));				\
-	} while (0)
-#define kvio_poll_mark_start()	KVIO_POLL_MARK(0x4b567fff)
-#define kvio_poll_mark_end()	KVIO_POLL_MARK(0x4b56ffff)
+static __always_inline void kvio_poll_mark_start(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long %c0" : : "i" (0x4b567fff));
+}
+
+static __always_inline void kvio_poll_mark_end(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x80\n\t.long %c0" : : "i" (0x4b56ffff));
+}
 
 /*
  * Look for new work for up to the poll window, while nothing else wants

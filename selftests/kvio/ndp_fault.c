@@ -496,21 +496,45 @@ void *ndp_flow_run(void *arg)
 }
 
 /*
- * Until both rings of f moved n frames more, at most ms: 0, or -1.  More
- * frames than a ring holds show that the device still takes kicks, not
- * only that it ran once when its backend was set.
+ * Until both rings of f moved n frames more: 0, or -1 once a ring that
+ * still owes frames moved none for ms (it stopped), or after 10 * ms in
+ * all.  More frames than a ring holds show that the device still takes
+ * kicks, not only that it ran once when its backend was set.  A loaded
+ * host makes a ring slow, not stopped: one that goes on moving, however
+ * slowly, is given the time it needs up to the cap.
  */
 int ndp_flow_moves(struct ndp_flow *f, unsigned long n, int ms)
 {
-	unsigned long tx = __atomic_load_n(&f->tx_used, __ATOMIC_RELAXED);
-	unsigned long rx = __atomic_load_n(&f->rx_used, __ATOMIC_RELAXED);
-	long end = ndp_now_ms() + ms;
+	unsigned long want[2], last[2], now_n;
+	unsigned long *ctr[2] = { &f->tx_used, &f->rx_used };
+	long now = ndp_now_ms(), cap = now + 10L * ms, seen[2];
+	bool owed;
+	int i;
 
-	while (__atomic_load_n(&f->tx_used, __ATOMIC_RELAXED) < tx + n ||
-	       __atomic_load_n(&f->rx_used, __ATOMIC_RELAXED) < rx + n) {
-		if (ndp_now_ms() > end || f->stop)
+	for (i = 0; i < 2; i++) {
+		last[i] = __atomic_load_n(ctr[i], __ATOMIC_RELAXED);
+		want[i] = last[i] + n;
+		seen[i] = now;
+	}
+	for (;;) {
+		owed = false;
+		now = ndp_now_ms();
+		for (i = 0; i < 2; i++) {
+			now_n = __atomic_load_n(ctr[i], __ATOMIC_RELAXED);
+			if (now_n >= want[i])
+				continue;
+			owed = true;
+			if (now_n != last[i]) {
+				last[i] = now_n;
+				seen[i] = now;
+			} else if (now - seen[i] > ms) {
+				return -1;
+			}
+		}
+		if (!owed)
+			return 0;
+		if (now > cap || f->stop)
 			return -1;
 		usleep(2000);
 	}
-	return 0;
 }

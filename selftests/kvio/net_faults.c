@@ -64,8 +64,8 @@
 
 #define NF_NUM		256		/* ring size */
 #define NF_RXBUF	2048		/* mergeable buffers: one per frame */
-#define NF_MOVE_MS	kvio_ms(3000)	/* both rings of a device move by then */
-/* frames both rings must move then: more than the TX ring holds, twice */
+#define NF_MOVE_MS	kvio_ms(3000)	/* a ring that moves none this long stopped */
+/* frames both rings must move: more than the TX ring holds, twice */
 #define NF_MOVE_N	(2 * NF_NUM / NDP_MAX_PIECES + 1)
 #define NF_CLOSE_MS	kvio_ms(2000)	/* close() of a device returns by then */
 #define NF_GONE_MS	kvio_ms(5000)	/* a dead owner's worker is gone by then */
@@ -1010,6 +1010,13 @@ TEST_F_TIMEOUT(faults, link_del_macvtap_lower, 120)
 /* Reset, memory table and backend swaps under traffic */
 
 #define NF_SWAP_ROUNDS	40
+/*
+ * No round starts after this long once NF_SWAP_MIN rounds ran: a loaded
+ * host makes rounds slow (the rings move, slowly), and the test's time
+ * limit is for a stuck step.
+ */
+#define NF_SWAP_MIN	4
+#define NF_SWAP_BUDGET_MS	kvio_ms(150000)
 #define NF_SWAPS	10	/* steps of a round */
 
 struct nf_swap {
@@ -1317,6 +1324,9 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
 	sw.f = &fl.f[0];
 	t0 = ndp_now_ms();
 	for (round = 0; round < NF_SWAP_ROUNDS; round++) {
+		if (round >= NF_SWAP_MIN &&
+		    ndp_now_ms() - t0 > NF_SWAP_BUDGET_MS)
+			break;
 		if (nf_swap_round(_metadata, &sw, round))
 			break;
 		tx0 = __atomic_load_n(&fl.f[1].tx_used, __ATOMIC_RELAXED);
@@ -1356,8 +1366,9 @@ static int nf_swaps_owner(struct __test_metadata *_metadata, void *arg)
  * (which stops those) followed by QEMU's whole setup from the ring bases
  * it read.  (The guest's own addresses cannot move under a running
  * driver: the driver here is the guest.)  After each step both rings
- * move frames within NF_MOVE_MS, every frame that arrives is whole, no
- * ring signals an error, and the devices close at once.
+ * move NF_MOVE_N frames, neither pausing for NF_MOVE_MS, every frame that arrives is whole, no
+ * ring signals an error, and the devices close at once.  NF_SWAP_ROUNDS
+ * rounds, or as many as fit NF_SWAP_BUDGET_MS (at least NF_SWAP_MIN).
  */
 TEST_F_TIMEOUT(faults, swaps, 300)
 {
