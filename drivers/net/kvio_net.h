@@ -99,6 +99,12 @@ void kvio_net_frags_free(struct kvio_net_frags *f);
 void kvio_net_handle_rx(struct kvio_net *n);
 void kvio_net_rx_set_ring(struct kvio_net_vring *nvr, struct socket *sock);
 void kvio_net_flush_used(struct kvio_net_vring *nvr);
+/* Has a ring had its share of the worker in this turn? */
+static inline bool kvio_net_over(unsigned int pkts, size_t total)
+{
+	return pkts >= KVIO_NET_WEIGHT_PKTS || total >= KVIO_NET_WEIGHT_BYTES;
+}
+
 bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 		    size_t *total, size_t len);
 int kvio_net_busyloop(struct kvio_net_vring *nvr, bool avail,

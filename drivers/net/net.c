@@ -17,6 +17,9 @@
 
 #include "kvio_net.h"
 
+#define CREATE_TRACE_POINTS
+#include "kvio_net_trace.h"
+
 #define KVIO_NET_FEATURES	(KVIO_FEATURES |			\
 				 BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR) |	\
 				 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |	\

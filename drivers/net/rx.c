@@ -15,6 +15,7 @@
 #include <net/sock.h>
 
 #include "kvio_net.h"
+#include "kvio_net_trace.h"
 
 /* Length of the next frame waiting on @sock, 0 if none. */
 static size_t kvio_net_peek_len(struct socket *sock)
@@ -292,8 +293,8 @@ static ssize_t kvio_net_rx_one(struct kvio_net_vring *nvr, struct socket *sock,
 static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 {
 	struct kvio_vring *vr = &nvr->vr;
-	unsigned int pkts = 0;
-	size_t total = 0, sock_len;
+	unsigned int pkts = 0, frames = 0;
+	size_t total = 0, bytes = 0, sock_len;
 	ssize_t len;
 	int poll;
 
@@ -330,10 +331,13 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 				break;
 			continue;
 		}
+		frames++;
+		bytes += len;
 		if (kvio_net_spent(nvr, &pkts, &total, len))
 			break;
 	}
 	kvio_net_flush_used(nvr);
+	trace_kvio_net_rx(vr, frames, bytes, kvio_net_over(pkts, total));
 }
 
 /* Guest added RX buffers, or frames arrived on the socket. */

@@ -13,6 +13,7 @@
 #include <net/xdp.h>
 
 #include "kvio_net.h"
+#include "kvio_net_trace.h"
 
 /* Put the batched completions on the used ring and interrupt the guest. */
 void kvio_net_flush_used(struct kvio_net_vring *nvr)
@@ -38,7 +39,7 @@ bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 		    size_t *total, size_t len)
 {
 	*total += len;
-	if (++*pkts < KVIO_NET_WEIGHT_PKTS && *total < KVIO_NET_WEIGHT_BYTES)
+	if (!kvio_net_over(++*pkts, *total))
 		return false;
 	kvio_poll_queue(&nvr->vr.poll);
 	return true;
@@ -318,8 +319,8 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 			     struct socket *sock)
 {
 	struct kvio_vring *vr = &nvr->vr;
-	unsigned int out, in, pkts = 0;
-	size_t total = 0;
+	unsigned int out, in, pkts = 0, frames = 0;
+	size_t total = 0, bytes = 0;
 	ssize_t len;
 	int head, poll;
 	/* tun and macvtap take batches when their send buffer is unbounded. */
@@ -371,11 +372,14 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 		if (len < 0)
 			break;
 		kvio_net_complete(nvr, head, 0);
+		frames++;
+		bytes += len;
 		if (kvio_net_spent(nvr, &pkts, &total, len))
 			break;
 	}
 	kvio_net_tx_push(n, sock);
 	kvio_net_flush_used(nvr);
+	trace_kvio_net_tx(vr, frames, bytes, kvio_net_over(pkts, total));
 }
 
 /* Guest kick or socket room on the TX ring. */

@@ -14,6 +14,7 @@
 #include <kvio/vhost.h>
 
 #include "internal.h"
+#include "kvio_trace.h"
 
 /* A long walk gives the CPU away every so many descriptors. */
 #define KVIO_RING_YIELD_EVERY	64
@@ -36,6 +37,7 @@ int kvio_ring_break(struct kvio_vring *vr, const char *why)
 	if (vr->broken)
 		return -EINVAL;
 	vr->broken = true;
+	trace_kvio_ring_broken(vr, why);
 	pr_warn_ratelimited("ring %d of owner %d stopped: %s\n",
 			    vr->index, vr->owner_pid, why);
 	if (vr->err_ctx)

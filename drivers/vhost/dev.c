@@ -5,6 +5,7 @@
  * the device to the calling process's mm, and every other ioctl that
  * needs an owner fails with EPERM for any other mm.
  */
+#include <linux/atomic.h>
 #include <linux/file.h>
 #include <linux/kcov.h>
 #include <linux/sched/mm.h>
@@ -15,6 +16,9 @@
 #include <kvio/vhost.h>
 
 #include "internal.h"
+
+/* The last device id given out (struct kvio_dev @id). */
+static atomic_t kvio_dev_ids = ATOMIC_INIT(0);
 
 /**
  * kvio_dev_init - initialise a device and its rings
@@ -29,6 +33,7 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 
 	mutex_init(&dev->mutex);
 	init_waitqueue_head(&dev->wait);
+	dev->id = atomic_inc_return(&kvio_dev_ids);
 	dev->vrings = vrings;
 	dev->nvrings = nvrings;
 	dev->mm = NULL;

@@ -6,6 +6,9 @@
  */
 #include <linux/module.h>
 
+#define CREATE_TRACE_POINTS
+#include "kvio_trace.h"
+
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The kvio developers");
 MODULE_DESCRIPTION("kvio vhost engine: rings, memory table, dirty log, per-VM worker");

@@ -18,6 +18,7 @@
 #include <kvio/vhost.h>
 
 #include "internal.h"
+#include "kvio_trace.h"
 
 /* One buffer descriptor of a split chain, into @pop. */
 static int kvio_split_buffer(struct kvio_vring *vr, struct kvio_pop *pop,
@@ -139,6 +140,8 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 	if (vr->broken)
 		return -EINVAL;
 	if (vr->packed) {
+		/* Bits 0-14 of a packed position: the descriptor index. */
+		vr->walk_head = vr->last_avail_idx & (BIT(15) - 1);
 		ret = kvio_packed_pop(vr, &pop);
 		vr->walked += pop.visited;
 		if (ret < 0 || ret == vr->num)
@@ -158,10 +161,11 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 		     &vr->avail->ring[vr->last_avail_idx & (vr->num - 1)]))
 		return kvio_ring_break(vr, "avail ring not readable");
 	head = kvio16_to_cpu(vr, ring_head);
+	vr->walk_head = head;
 	if (head >= vr->num)
-		return kvio_ring_break(vr, "head index out of range");
-
-	ret = kvio_pop_chain(vr, &pop, head);
+		ret = kvio_ring_break(vr, "head index out of range");
+	else
+		ret = kvio_pop_chain(vr, &pop, head);
 	vr->walked += pop.visited;
 	if (ret)
 		return ret;
@@ -242,11 +246,17 @@ static int kvio_split_push(struct kvio_vring *vr, const struct kvio_used *used,
 int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 		   unsigned int n)
 {
+	int ret;
+
 	lockdep_assert_held(&vr->mutex);
 
 	if (vr->packed)
-		return kvio_packed_push(vr, used, n, false);
-	return kvio_split_push(vr, used, n, n);
+		ret = kvio_packed_push(vr, used, n, false);
+	else
+		ret = kvio_split_push(vr, used, n, n);
+	if (!ret)
+		trace_kvio_used(vr, n, n);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_push);
 
@@ -267,6 +277,8 @@ EXPORT_SYMBOL_GPL(kvio_ring_push);
 int kvio_ring_push_batch(struct kvio_vring *vr, const struct kvio_used *used,
 			 unsigned int n)
 {
+	int ret;
+
 	lockdep_assert_held(&vr->mutex);
 
 	if (!n)
@@ -274,8 +286,12 @@ int kvio_ring_push_batch(struct kvio_vring *vr, const struct kvio_used *used,
 	if (!kvio_has_feature(vr, VIRTIO_F_IN_ORDER))
 		return kvio_ring_push(vr, used, n);
 	if (vr->packed)
-		return kvio_packed_push(vr, used, n, true);
-	return kvio_split_push(vr, used + n - 1, 1, n);
+		ret = kvio_packed_push(vr, used, n, true);
+	else
+		ret = kvio_split_push(vr, used + n - 1, 1, n);
+	if (!ret)
+		trace_kvio_used(vr, 1, n);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(kvio_ring_push_batch);
 
@@ -316,10 +332,16 @@ static bool kvio_ring_should_signal(struct kvio_vring *vr)
 /* Interrupt the guest (call eventfd) if it asked for it. */
 void kvio_ring_signal(struct kvio_vring *vr)
 {
+	bool sent;
+
 	lockdep_assert_held(&vr->mutex);
 
-	if (vr->call_ctx && kvio_ring_should_signal(vr))
+	if (!vr->call_ctx)
+		return;
+	sent = kvio_ring_should_signal(vr);
+	if (sent)
 		kvio_eventfd_signal(vr->call_ctx);
+	trace_kvio_signal(vr, sent);
 }
 EXPORT_SYMBOL_GPL(kvio_ring_signal);
 

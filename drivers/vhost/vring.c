@@ -38,6 +38,7 @@ void kvio_vring_reset(struct kvio_vring *vr)
 	vr->log_base = NULL;
 	vr->log_ctx = NULL;
 	vr->last_avail_idx = 0;
+	vr->walk_head = -1;
 	vr->avail_idx = 0;
 	vr->last_used_idx = 0;
 	vr->used_flags = 0;

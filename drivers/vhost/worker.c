@@ -26,6 +26,7 @@
 #include <kvio/compat.h>
 
 #include "internal.h"
+#include "kvio_trace.h"
 
 struct kvio_worker {
 	struct list_head node;
@@ -161,6 +162,7 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 	if (!worker->poll_ns || worker->polled)
 		return false;
 	worker->polled = true;
+	trace_kvio_worker_poll_start(worker->poll_ns);
 	kvio_poll_mark_start();
 	start = local_clock();
 	end = start + worker->poll_ns;
@@ -170,6 +172,7 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 			kvio_poll_mark_end();
 			__set_current_state(TASK_RUNNING);
 			worker->idle_since = 0;
+			trace_kvio_worker_poll_stop(local_clock() - start, true);
 			return true;
 		}
 		cpu_relax();
@@ -177,6 +180,7 @@ static bool kvio_worker_poll(struct kvio_worker *worker)
 		 !signal_pending(current) && local_clock() < end);
 	kvio_poll_mark_end();
 	worker->idle_since = start;
+	trace_kvio_worker_poll_stop(local_clock() - start, false);
 	return false;
 }
 
@@ -197,6 +201,7 @@ static void kvio_worker_run_one(struct kvio_work *work)
 {
 	u64 handle = work->kcov_handle;
 
+	trace_kvio_work_run(work->fn);
 	if (!handle) {
 		work->fn(work);
 		return;
@@ -722,8 +727,11 @@ static int kvio_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct kvio_poll *poll = container_of(wait, struct kvio_poll, wait);
 
-	if (key_to_poll(key) & poll->mask)
-		kvio_poll_queue(poll);
+	if (!(key_to_poll(key) & poll->mask))
+		return 0;
+	if (poll == &poll->vr->poll)
+		trace_kvio_kick(poll->vr);
+	kvio_poll_queue(poll);
 	return 0;
 }
 

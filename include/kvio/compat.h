@@ -23,6 +23,20 @@ static inline void kvio_eventfd_signal(struct eventfd_ctx *ctx)
 }
 
 /*
+ * A tracepoint's string field: __assign_str() takes only the field since
+ * 6.10 (the source is the TP_PROTO argument __string() named).
+ */
+#ifdef KVIO_ASSIGN_STR_ONE_ARG
+#define __kvio_assign_str(dst, src)		\
+	do {					\
+		(void)(src);			\
+		__assign_str(dst);		\
+	} while (0)
+#else
+#define __kvio_assign_str(dst, src)	__assign_str(dst, src)
+#endif
+
+/*
  * Workers are threads of the owner process (vhost_task) where the kernel
  * exports that, kthreads that borrow the owner's mm otherwise.
  */

@@ -150,6 +150,11 @@ struct kvio_vring {
 	/* For log messages: the ring's index and its owner's pid. */
 	int index;
 	pid_t owner_pid;
+	/*
+	 * For the ring_broken tracepoint: the head (packed: the position)
+	 * of the chain read last, -1 before any since the ring was reset.
+	 */
+	int walk_head;
 };
 
 struct kvio_dev {
@@ -175,6 +180,8 @@ struct kvio_dev {
 	u64 kcov_handle;
 	/* Readers and pollers of the IOTLB message channel. */
 	wait_queue_head_t wait;
+	/* Names the device in tracepoints: unique while the module is loaded. */
+	u32 id;
 };
 
 /* dev.c */

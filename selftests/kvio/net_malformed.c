@@ -49,6 +49,7 @@
 
 #include "kselftest_harness.h"
 #include "kvio_harness.h"
+#include "ktrace.h"
 #include "net_datapath.h"
 
 #define NM_ERR_MS	3000	/* the error eventfd fires by then */
@@ -167,6 +168,7 @@ struct nm_line {
 /* dev[0] gets the bad ring, dev[1] looks on; the log lines they caused */
 struct nm {
 	struct ndp_pair *p;
+	struct kt trace;	/* the kvio tracepoints of this run */
 	int kmsg;		/* /dev/kmsg from where the run began */
 	unsigned int nlines;
 	struct nm_line line[NM_MAX_LINES];
@@ -177,6 +179,7 @@ static void nm_free(struct nm *nm)
 	if (!nm)
 		return;
 	ndp_pair_free(nm->p);
+	kt_close(&nm->trace);
 	if (nm->kmsg >= 0)
 		close(nm->kmsg);
 	free(nm);
@@ -191,6 +194,7 @@ static struct nm *nm_new(struct __test_metadata *_metadata, unsigned int num,
 	nm->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, nm->kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
 	lseek(nm->kmsg, 0, SEEK_END);
+	ASSERT_EQ(0, kt_open(&nm->trace)) TH_LOG("no kvio events in tracefs");
 	nm->p = ndp_pair_new(num, features, rxbuf);
 	ASSERT_NE(NULL, nm->p);
 	return nm;
@@ -311,6 +315,53 @@ static unsigned int nm_lines(struct __test_metadata *_metadata, struct nm *nm,
 		EXPECT_STREQ(why, nm->line[i].why);
 	}
 	return n;
+}
+
+/* The tracepoint */
+
+struct nm_broken {
+	pid_t owner;
+	int n, bad;
+	long ring, desc;
+	char why[NM_WHY_LEN];
+};
+
+static void nm_broken_event(const char *name, const char *fields, void *arg)
+{
+	struct nm_broken *b = arg;
+	long owner;
+
+	if (strcmp(name, "kvio_ring_broken"))
+		return;
+	if (!kt_long(fields, "owner", &owner) || !kt_long(fields, "ring", &b->ring) ||
+	    !kt_long(fields, "desc", &b->desc) ||
+	    !kt_str(fields, "why", b->why, sizeof(b->why))) {
+		b->bad++;
+		return;
+	}
+	b->n += owner == b->owner;
+}
+
+/*
+ * The owner's kvio_ring_broken events: one, for ring qi, with the log's
+ * reason; on a split ring, with the head of the bad chain (desc, or -1:
+ * not checked) as its descriptor.
+ */
+static void nm_broken(struct __test_metadata *_metadata, struct nm *nm,
+		      enum ndp_queue qi, const char *why, long desc)
+{
+	struct nm_broken b = { .owner = getpid() };
+
+	EXPECT_LE(0, kt_each(&nm->trace, nm_broken_event, &b));
+	EXPECT_EQ(0, b.bad) TH_LOG("kvio_ring_broken lines that did not parse");
+	ASSERT_EQ(1, b.n) TH_LOG("%d kvio_ring_broken events of owner %d",
+				 b.n, b.owner);
+	EXPECT_EQ(qi, b.ring);
+	EXPECT_STREQ(why, b.why);
+	if (desc >= 0)
+		EXPECT_EQ(desc, b.desc);
+	EXPECT_GT(65536, b.desc);
+	EXPECT_LE(-1, b.desc);
 }
 
 /* The guest */
@@ -778,6 +829,10 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 	EXPECT_TRUE(nm_untouched(q)) TH_LOG("a used element for the bad chain");
 	signals += ndp_read_efd(q->err);
 	lines = nm_lines(_metadata, nm, 0, qi, why, max);
+	nm_broken(_metadata, nm, qi, why, nm_packed(q) ? -1 :
+		  bad == NM_HEAD_RANGE ? (long)q->vq.cfg.num :
+		  bad == NM_AVAIL_JUMP || bad == NM_USED_RO ? -1 :
+		  (long)q->last_id);
 	EXPECT_EQ(lines, signals) TH_LOG("error eventfd signalled %llu times",
 					 (unsigned long long)signals);
 	EXPECT_TRUE(ndp_pair_quiet(nm->p, q));
@@ -787,6 +842,7 @@ static void nm_case(struct __test_metadata *_metadata, struct nm *nm,
 		TH_LOG("no traffic after the restart");
 	nm_scan(nm);
 	EXPECT_EQ(lines, nm->nlines) TH_LOG("lines logged after the restart");
+	nm_broken(_metadata, nm, qi, why, -1);
 	EXPECT_EQ(0, ndp_read_efd(q->err));
 	EXPECT_TRUE(ndp_pair_quiet(nm->p, q));
 	t_close = nm_close(_metadata, nm);

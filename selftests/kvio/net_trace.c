@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvio's tracepoints (system "kvio") against the traffic that caused
+ * them: a device moves a known set of frames each way, and the events of
+ * its owner add up to exactly those frames and bytes, one used buffer per
+ * frame, at least one kick and one interrupt per ring, work run by the
+ * worker, and poll starts matched by stops.  The broken-ring event is
+ * checked by net_malformed, for every class of malformed ring.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kvio_harness.h"
+#include "ktrace.h"
+#include "net_datapath.h"
+
+#define NT_FRAMES	300	/* each way */
+#define NT_DEVS		4	/* device ids seen, at most */
+
+struct nt_ring {
+	long frames, bytes, budget, bufs, entries, kicks, sent, suppressed;
+	long turns;
+};
+
+struct nt_dev {
+	long id;
+	struct nt_ring ring[2];	/* NDP_RX, NDP_TX */
+};
+
+struct nt_count {
+	pid_t owner;
+	struct nt_dev dev[NT_DEVS];
+	int ndev;
+	int bad;		/* lines whose fields did not parse */
+	long work, work_net, poll_start, poll_stop, found;
+};
+
+/* The ring an event names, if it is one of the owner's: its counters. */
+static struct nt_ring *nt_ring(struct nt_count *c, const char *fields)
+{
+	long owner, dev, ring;
+	int i;
+
+	if (!kt_long(fields, "owner", &owner) || !kt_long(fields, "dev", &dev) ||
+	    !kt_long(fields, "ring", &ring) || ring < 0 || ring > 1) {
+		c->bad++;
+		return NULL;
+	}
+	if (owner != c->owner)
+		return NULL;
+	for (i = 0; i < c->ndev && c->dev[i].id != dev; i++)
+		;
+	if (i == NT_DEVS) {
+		c->bad++;
+		return NULL;
+	}
+	if (i == c->ndev)
+		c->dev[c->ndev++].id = dev;
+	return &c->dev[i].ring[ring];
+}
+
+static void nt_event(const char *name, const char *fields, void *arg)
+{
+	struct nt_count *c = arg;
+	struct nt_ring *r;
+	long v = 0;
+
+	if (!strcmp(name, "kvio_work_run")) {
+		c->work++;
+		c->work_net += !strncmp(fields, "kvio_net_", 9);
+		return;
+	}
+	if (!strcmp(name, "kvio_worker_poll_start")) {
+		c->poll_start++;
+		return;
+	}
+	if (!strcmp(name, "kvio_worker_poll_stop")) {
+		c->poll_stop++;
+		c->found += kt_has(fields, "found");
+		return;
+	}
+	r = nt_ring(c, fields);
+	if (!r)
+		return;
+	if (!strcmp(name, "kvio_net_tx") || !strcmp(name, "kvio_net_rx")) {
+		if (!kt_long(fields, "frames", &v))
+			c->bad++;
+		r->frames += v;
+		if (!kt_long(fields, "bytes", &v))
+			c->bad++;
+		r->bytes += v;
+		r->budget += kt_has(fields, "budget");
+		r->turns++;
+	} else if (!strcmp(name, "kvio_used")) {
+		if (!kt_long(fields, "buffers", &v))
+			c->bad++;
+		r->bufs += v;
+		if (!kt_long(fields, "entries", &v))
+			c->bad++;
+		r->entries += v;
+	} else if (!strcmp(name, "kvio_kick")) {
+		r->kicks++;
+	} else if (!strcmp(name, "kvio_signal")) {
+		r->sent += kt_has(fields, "signalled");
+		r->suppressed += kt_has(fields, "suppressed");
+	}
+}
+
+/* The bytes of frames [from, from + n) one way, as the guest's buffers hold them. */
+static long nt_bytes(int dir, unsigned int from, unsigned int n)
+{
+	__u8 f[NDP_MAX_FRAME];
+	long sum = 0;
+	unsigned int s;
+
+	for (s = from; s < from + n; s++)
+		sum += NDP_HDR_LEN + ndp_frame(f, dir, s);
+	return sum;
+}
+
+static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
+		       const char *what)
+{
+	static const char * const qn[2] = { "RX", "TX" };
+	struct nt_count c = { .owner = getpid() };
+	struct nt_dev *d = NULL;
+	struct ndp_pair *p;
+	unsigned int tx0, rx0;
+	long want[2];
+	struct kt t;
+	struct ndp *g;
+	int ret, i;
+
+	ret = kt_open(&t);
+	ASSERT_EQ(0, ret) TH_LOG("no kvio events in tracefs: %s", strerror(-ret));
+	p = ndp_pair_new(256, features, 2048);
+	ASSERT_NE(NULL, p);
+	g = &p->dev[0];
+	tx0 = g->vq[NDP_TX].posted;
+	rx0 = g->rx_sent;
+	EXPECT_EQ(0, kt_clear(&t));
+	EXPECT_EQ(0, ndp_pair_traffic(p, g, NT_FRAMES, NT_FRAMES));
+	ASSERT_EQ(NT_FRAMES, g->vq[NDP_TX].posted - tx0);
+	ASSERT_EQ(NT_FRAMES, g->rx_sent - rx0);
+	want[NDP_TX] = nt_bytes(NDP_DIR_TX, tx0, NT_FRAMES);
+	want[NDP_RX] = nt_bytes(NDP_DIR_RX, rx0, NT_FRAMES);
+	/* the worker is done with the frames once the guest has them back */
+	EXPECT_LT(0, kt_each(&t, nt_event, &c));
+	EXPECT_EQ(0, kt_lost(&t)) TH_LOG("the trace buffer dropped events");
+	kt_close(&t);
+	ndp_pair_free(p);
+
+	EXPECT_EQ(0, c.bad) TH_LOG("%d event lines did not parse", c.bad);
+	/* one device moved frames; the other one of the pair none */
+	for (i = 0; i < c.ndev; i++) {
+		if (!c.dev[i].ring[NDP_TX].frames &&
+		    !c.dev[i].ring[NDP_RX].frames)
+			continue;
+		EXPECT_EQ(NULL, d) TH_LOG("devices %ld and %ld both moved frames",
+					  d->id, c.dev[i].id);
+		d = &c.dev[i];
+	}
+	ASSERT_NE(NULL, d) TH_LOG("no kvio_net_tx/rx event of owner %d",
+				  (int)c.owner);
+	for (i = NDP_RX; i <= NDP_TX; i++) {
+		struct nt_ring *r = &d->ring[i];
+
+		ksft_print_msg("%s %s: %ld frames, %ld bytes in %ld turns (%ld on budget)\n",
+			       what, qn[i], r->frames, r->bytes, r->turns,
+			       r->budget);
+		ksft_print_msg("  %ld buffers in %ld used entries, %ld kicks, %ld/%ld signalled\n",
+			       r->bufs, r->entries, r->kicks, r->sent,
+			       r->sent + r->suppressed);
+		EXPECT_EQ(NT_FRAMES, r->frames) TH_LOG("%s frames", qn[i]);
+		EXPECT_EQ(want[i], r->bytes) TH_LOG("%s bytes", qn[i]);
+		EXPECT_EQ(NT_FRAMES, r->bufs) TH_LOG("%s used buffers", qn[i]);
+		EXPECT_LE(1, r->entries);
+		EXPECT_GE(r->bufs, r->entries);
+		EXPECT_LE(1, r->sent) TH_LOG("no %s interrupt traced", qn[i]);
+	}
+	/* RX buffers are posted with a kick; TX frames always are */
+	EXPECT_LE(1, d->ring[NDP_TX].kicks);
+	EXPECT_LE(1, d->ring[NDP_RX].kicks);
+	EXPECT_LE(2, c.work_net) TH_LOG("kvio_work_run named no kvio_net handler");
+	/* a poll that runs while the trace is read has no stop yet */
+	EXPECT_LE(c.poll_stop, c.poll_start);
+	EXPECT_GE(c.poll_stop + 1, c.poll_start);
+	EXPECT_GE(c.poll_stop, c.found);
+	ksft_print_msg("%s: %ld work items, %ld polls (%ld found work)\n", what,
+		       c.work, c.poll_start, c.found);
+}
+
+FIXTURE(trace) {
+	int unused;
+};
+
+FIXTURE_SETUP(trace)
+{
+	if (!kvio_is_chardev(ndp_dev_path()))
+		SKIP(return, "%s is missing: load kvio_net", ndp_dev_path());
+}
+
+FIXTURE_TEARDOWN(trace)
+{
+}
+
+TEST_F_TIMEOUT(trace, split, 120)
+{
+	nt_traffic(_metadata, NDP_F_QEMU, "split");
+}
+
+TEST_F_TIMEOUT(trace, packed_in_order, 120)
+{
+	nt_traffic(_metadata, NDP_F_QEMU | NDP_F_PACKED | NDP_F_IN_ORDER,
+		   "packed, in order");
+}
+
+TEST_HARNESS_MAIN
