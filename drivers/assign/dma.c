@@ -117,11 +117,33 @@ static int kvio_assign_account(struct kvio_assign_dev *adev,
 	return ret;
 }
 
+/*
+ * Unmap [iova, iova + size) from the domain: true if all of it is gone.
+ * iommu_unmap() stops at the first hole it meets and says how much it
+ * unmapped; what it left may still be mapped, and its pages must then
+ * never be unpinned (the device could reach them once they are reused).
+ */
+static bool kvio_assign_unmap(struct kvio_assign_dev *adev, u64 iova, u64 size)
+{
+	size_t done = iommu_unmap(adev->domain, iova, size);
+
+	if (done == size)
+		return true;
+	dev_err(&adev->pdev->dev,
+		"unmapped %zu of %llu bytes at IOVA %#llx: keeping its pages pinned\n",
+		done, size, iova);
+	return false;
+}
+
 static void kvio_assign_map_free(struct kvio_assign_dev *adev,
 				 struct kvio_assign_map *map, bool mapped)
 {
-	if (mapped)
-		iommu_unmap(adev->domain, map->iova, map->size);
+	if (mapped && !kvio_assign_unmap(adev, map->iova, map->size)) {
+		/* The pins and their charge are leaked: never freed mapped. */
+		kvfree(map->pages);
+		kfree(map);
+		return;
+	}
 	unpin_user_pages_dirty_lock(map->pages, map->npages, map->write);
 	kvio_assign_account(adev, map->npages, false);
 	kvfree(map->pages);
@@ -165,9 +187,12 @@ static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
 	return 0;
 }
 
-/* Map physically contiguous runs of the pinned pages in one go each. */
+/*
+ * Map physically contiguous runs of the pinned pages in one go each.  On
+ * failure what was mapped is unmapped; *@stuck if some of it stayed.
+ */
 static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
-				 struct kvio_assign_map *map)
+				 struct kvio_assign_map *map, bool *stuck)
 {
 	int prot = IOMMU_READ | (map->write ? IOMMU_WRITE : 0) | adev->dma_prot;
 	unsigned long i = 0, n;
@@ -183,9 +208,8 @@ static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 				     map->iova + i * PAGE_SIZE, pa,
 				     n * PAGE_SIZE, prot);
 		if (ret) {
-			if (i)
-				iommu_unmap(adev->domain, map->iova,
-					    i * PAGE_SIZE);
+			*stuck = i && !kvio_assign_unmap(adev, map->iova,
+							 i * PAGE_SIZE);
 			return ret;
 		}
 		i += n;
@@ -239,9 +263,14 @@ static int kvio_assign_check_range(struct kvio_assign_dev *adev,
 		return -EINVAL;
 	if (kvio_assign_resv_overlap(adev, m->iova, m->iova + m->size - 1))
 		return -EINVAL;
+	/*
+	 * Inclusive ends: a map may end at 2^64 (AMD-Vi's aperture does),
+	 * where iova + size wraps to 0 and an exclusive end would let an
+	 * overlapping map through.
+	 */
 	list_for_each_entry(map, &adev->maps, node)
-		if (m->iova < map->iova + map->size &&
-		    map->iova < m->iova + m->size)
+		if (m->iova <= map->iova + map->size - 1 &&
+		    map->iova <= m->iova + m->size - 1)
 			return -EEXIST;
 	return 0;
 }
@@ -271,6 +300,7 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 {
 	struct kvio_assign_dma_map m;
 	struct kvio_assign_map *map;
+	bool stuck = false;
 	int ret;
 
 	ret = kvio_assign_copy_arg(&m, sizeof(m), sizeof(m), arg);
@@ -311,7 +341,13 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 	ret = kvio_assign_pin(map, m.vaddr);
 	if (ret)
 		goto free;
-	ret = kvio_assign_iommu_map(adev, map);
+	ret = kvio_assign_iommu_map(adev, map, &stuck);
+	if (ret && stuck) {
+		/* Part stayed mapped: its pages stay pinned and charged. */
+		kvfree(map->pages);
+		kfree(map);
+		return ret;
+	}
 	if (ret) {
 		unpin_user_pages(map->pages, map->npages);
 		goto free;
