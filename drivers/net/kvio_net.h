@@ -105,6 +105,16 @@ static inline bool kvio_net_over(unsigned int pkts, size_t total)
 	return pkts >= KVIO_NET_WEIGHT_PKTS || total >= KVIO_NET_WEIGHT_BYTES;
 }
 
+/* One turn of a ring's handler in its debugfs counters. */
+static inline void kvio_net_account(struct kvio_vring *vr,
+				    unsigned int frames, size_t bytes,
+				    bool budget)
+{
+	kvio_stat_add(&vr->stats.frames, frames);
+	kvio_stat_add(&vr->stats.bytes, bytes);
+	kvio_stat_add(&vr->stats.budget, budget);
+}
+
 bool kvio_net_spent(struct kvio_net_vring *nvr, unsigned int *pkts,
 		    size_t *total, size_t len);
 int kvio_net_busyloop(struct kvio_net_vring *nvr, bool avail,

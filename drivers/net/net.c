@@ -69,6 +69,7 @@ static int kvio_net_open(struct inode *inode, struct file *f)
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++)
 		n->vring_ptrs[i] = &n->vrings[i].vr;
 	kvio_dev_init(&n->dev, n->vring_ptrs, KVIO_NET_VQ_MAX);
+	kvio_dev_debugfs_add(&n->dev, "net");
 
 	kvio_poll_init(&n->poll[KVIO_NET_VQ_TX], kvio_net_handle_tx_net,
 		       EPOLLOUT, &n->vrings[KVIO_NET_VQ_TX].vr);
@@ -156,6 +157,7 @@ static int kvio_net_release(struct inode *inode, struct file *f)
 {
 	struct kvio_net *n = f->private_data;
 
+	kvio_dev_debugfs_remove(&n->dev);
 	mutex_lock(&n->dev.mutex);
 	kvio_net_teardown(n, NULL);
 	mutex_unlock(&n->dev.mutex);

@@ -337,6 +337,7 @@ static void kvio_net_rx_loop(struct kvio_net_vring *nvr, struct socket *sock)
 			break;
 	}
 	kvio_net_flush_used(nvr);
+	kvio_net_account(vr, frames, bytes, kvio_net_over(pkts, total));
 	trace_kvio_net_rx(vr, frames, bytes, kvio_net_over(pkts, total));
 }
 

@@ -379,6 +379,7 @@ static void kvio_net_tx_loop(struct kvio_net *n, struct kvio_net_vring *nvr,
 	}
 	kvio_net_tx_push(n, sock);
 	kvio_net_flush_used(nvr);
+	kvio_net_account(vr, frames, bytes, kvio_net_over(pkts, total));
 	trace_kvio_net_tx(vr, frames, bytes, kvio_net_over(pkts, total));
 }
 

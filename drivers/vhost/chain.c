@@ -37,6 +37,7 @@ int kvio_ring_break(struct kvio_vring *vr, const char *why)
 	if (vr->broken)
 		return -EINVAL;
 	vr->broken = true;
+	WRITE_ONCE(vr->broken_why, why);
 	trace_kvio_ring_broken(vr, why);
 	pr_warn_ratelimited("ring %d of owner %d stopped: %s\n",
 			    vr->index, vr->owner_pid, why);

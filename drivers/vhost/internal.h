@@ -20,10 +20,22 @@ void kvio_task_wake(struct kvio_task *task);
 /*
  * What the files of kvio_vhost use of each other.  Calls go one way, each
  * file using only those listed before it: task, worker, log, mem, ring,
- * chain, packed, ring, vring, dev (and iotlb, which uses none).
+ * chain, packed, ring, vring, dev, debugfs (and iotlb, which uses none).
  */
 
 /* worker.c */
+struct kvio_worker_info {
+	const struct kvio_worker *worker;
+	pid_t tid;		/* 0: the thread has not run yet */
+	unsigned int users;	/* devices that share it */
+	bool own;		/* VHOST_NEW_WORKER's */
+	bool killed;		/* its owner was killed */
+	u64 poll_ns;		/* adaptive poll window */
+	u64 cpu_ns;		/* CPU time of its thread */
+};
+
+void kvio_workers_each(void (*fn)(const struct kvio_worker_info *, void *),
+		       void *arg);
 void kvio_work_init(struct kvio_work *work, kvio_work_fn_t fn);
 bool kvio_work_queue(struct kvio_vring *vr, struct kvio_work *work);
 bool kvio_work_pending(struct kvio_vring *vr);
@@ -31,6 +43,10 @@ int kvio_worker_attach(struct kvio_dev *dev);
 void kvio_worker_detach(struct kvio_dev *dev);
 long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		       void __user *argp);
+
+/* debugfs.c */
+void kvio_debugfs_init(void);
+void kvio_debugfs_exit(void);
 
 /* log.c */
 bool kvio_log_range_ok(void __user *log_base, u64 gpa, u64 len);

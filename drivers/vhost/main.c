@@ -6,8 +6,23 @@
  */
 #include <linux/module.h>
 
+#include "internal.h"
+
 #define CREATE_TRACE_POINTS
 #include "kvio_trace.h"
+
+static int __init kvio_vhost_init(void)
+{
+	kvio_debugfs_init();
+	return 0;
+}
+module_init(kvio_vhost_init);
+
+static void __exit kvio_vhost_exit(void)
+{
+	kvio_debugfs_exit();
+}
+module_exit(kvio_vhost_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The kvio developers");

@@ -339,8 +339,12 @@ void kvio_ring_signal(struct kvio_vring *vr)
 	if (!vr->call_ctx)
 		return;
 	sent = kvio_ring_should_signal(vr);
-	if (sent)
+	if (sent) {
 		kvio_eventfd_signal(vr->call_ctx);
+		kvio_stat_add(&vr->stats.signals, 1);
+	} else {
+		kvio_stat_add(&vr->stats.suppressed, 1);
+	}
 	trace_kvio_signal(vr, sent);
 }
 EXPORT_SYMBOL_GPL(kvio_ring_signal);
@@ -444,6 +448,7 @@ bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
 
 	if (!vr->busyloop_timeout || vr->broken)
 		return false;
+	kvio_stat_add(&vr->stats.polls, 1);
 	end = local_clock() + (u64)vr->busyloop_timeout * NSEC_PER_USEC;
 	do {
 		if ((avail && kvio_ring_avail_moved(vr)) || (ready && ready(arg)))

@@ -14,12 +14,14 @@
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/stat.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -50,6 +52,8 @@ struct kvio_worker {
 	bool batch_more;
 	/* Made by VHOST_NEW_WORKER: serves one device, never shared. */
 	bool own;
+	/* The thread, once it ran (for debugfs: its id and CPU time). */
+	struct pid *pid;
 };
 
 /*
@@ -217,6 +221,10 @@ static bool kvio_worker_run(void *data)
 	struct llist_node *node;
 	struct kvio_work *work;
 
+	if (unlikely(!worker->pid)) {
+		/* Published whole to kvio_workers_each() (lockless reads). */
+		smp_store_release(&worker->pid, get_task_pid(current, PIDTYPE_PID));
+	}
 	node = llist_del_all(&worker->work_list);
 	if (!node) {
 		if (!worker->polled)
@@ -380,6 +388,7 @@ static struct kvio_worker *kvio_worker_pick(struct kvio_worker **least)
 static void kvio_worker_destroy(struct kvio_worker *worker)
 {
 	kvio_task_stop(worker->task);
+	put_pid(worker->pid);
 	mmdrop(worker->mm);
 	kfree(worker);
 }
@@ -419,6 +428,39 @@ static void kvio_worker_put(struct kvio_worker *worker)
 	mutex_unlock(&kvio_workers_lock);
 
 	kvio_worker_destroy(worker);
+}
+
+/*
+ * Call @fn for every worker, under kvio_workers_lock: what debugfs shows
+ * of it.  Fields the thread writes are read as they are at the time.
+ */
+void kvio_workers_each(void (*fn)(const struct kvio_worker_info *, void *),
+		       void *arg)
+{
+	struct kvio_worker_info info;
+	struct kvio_worker *worker;
+	struct task_struct *task;
+	struct pid *pid;
+
+	mutex_lock(&kvio_workers_lock);
+	list_for_each_entry(worker, &kvio_workers, node) {
+		/* Pairs with the thread's release in kvio_worker_run(). */
+		pid = smp_load_acquire(&worker->pid);
+		task = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
+		info = (struct kvio_worker_info) {
+			.worker = worker,
+			.tid = pid ? pid_vnr(pid) : 0,
+			.users = worker->users,
+			.own = worker->own,
+			.killed = READ_ONCE(worker->killed),
+			.poll_ns = READ_ONCE(worker->poll_ns),
+			.cpu_ns = task ? READ_ONCE(task->se.sum_exec_runtime) : 0,
+		};
+		if (task)
+			put_task_struct(task);
+		fn(&info, arg);
+	}
+	mutex_unlock(&kvio_workers_lock);
 }
 
 /**
@@ -729,8 +771,10 @@ static int kvio_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 
 	if (!(key_to_poll(key) & poll->mask))
 		return 0;
-	if (poll == &poll->vr->poll)
+	if (poll == &poll->vr->poll) {
+		kvio_stat_add(&poll->vr->stats.kicks, 1);
 		trace_kvio_kick(poll->vr);
+	}
 	kvio_poll_queue(poll);
 	return 0;
 }

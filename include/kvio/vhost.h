@@ -78,6 +78,21 @@ struct kvio_mem {
 	struct kvio_mem_region region[];
 };
 
+/*
+ * What a ring did since its device was opened, for debugfs: written by
+ * the ring's work under its mutex (kicks: by the kick's wakeup, which
+ * the eventfd's wait-queue lock serialises), read without locks.
+ */
+struct kvio_vring_stats {
+	u64 kicks;		/* kick eventfd wakeups */
+	u64 frames;		/* what the device moved, in its units */
+	u64 bytes;
+	u64 signals;		/* used entries followed by an interrupt ... */
+	u64 suppressed;		/* ... or not, the guest asking for none */
+	u64 polls;		/* busy polls (VHOST_SET_VRING_BUSYLOOP_TIMEOUT) */
+	u64 budget;		/* turns that ended with the ring's share spent */
+};
+
 struct kvio_vring {
 	struct kvio_dev *dev;
 	/*
@@ -147,6 +162,8 @@ struct kvio_vring {
 	void *backend;
 	/* The guest corrupted the ring: no work until it is restarted. */
 	bool broken;
+	/* Why it broke last (a string constant), for debugfs; NULL: never. */
+	const char *broken_why;
 	/* For log messages: the ring's index and its owner's pid. */
 	int index;
 	pid_t owner_pid;
@@ -155,6 +172,7 @@ struct kvio_vring {
 	 * of the chain read last, -1 before any since the ring was reset.
 	 */
 	int walk_head;
+	struct kvio_vring_stats stats;
 };
 
 struct kvio_dev {
@@ -182,6 +200,9 @@ struct kvio_dev {
 	wait_queue_head_t wait;
 	/* Names the device in tracepoints: unique while the module is loaded. */
 	u32 id;
+	/* Its debugfs directory, and its entry in the list of them. */
+	struct dentry *debugfs;
+	struct list_head debugfs_node;
 };
 
 /* dev.c */
@@ -236,6 +257,10 @@ bool kvio_log_access_ok(struct kvio_dev *dev);
 long kvio_set_mem_table(struct kvio_dev *dev,
 			struct vhost_memory __user *umem);
 
+/* debugfs.c */
+void kvio_dev_debugfs_add(struct kvio_dev *dev, const char *type);
+void kvio_dev_debugfs_remove(struct kvio_dev *dev);
+
 /* worker.c */
 void kvio_dev_flush(struct kvio_dev *dev);
 void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
@@ -243,6 +268,12 @@ void kvio_poll_init(struct kvio_poll *poll, kvio_work_fn_t fn, __poll_t mask,
 int kvio_poll_start(struct kvio_poll *poll, struct file *file);
 void kvio_poll_stop(struct kvio_poll *poll);
 void kvio_poll_queue(struct kvio_poll *poll);
+
+/* A counter of struct kvio_vring_stats: one writer at a time (see there). */
+static inline void kvio_stat_add(u64 *counter, u64 n)
+{
+	WRITE_ONCE(*counter, *counter + n);
+}
 
 static inline bool kvio_has_feature(const struct kvio_vring *vr, int bit)
 {

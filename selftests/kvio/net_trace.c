@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvio's tracepoints (system "kvio") against the traffic that caused
- * them: a device moves a known set of frames each way, and the events of
- * its owner add up to exactly those frames and bytes, one used buffer per
- * frame, at least one kick and one interrupt per ring, work run by the
- * worker, and poll starts matched by stops.  The broken-ring event is
- * checked by net_malformed, for every class of malformed ring.
+ * kvio's tracepoints (system "kvio") and debugfs against the traffic
+ * that caused them: a device moves a known set of frames each way, and
+ * the events of its owner add up to exactly those frames and bytes, one
+ * used buffer per frame, at least one kick and one interrupt per ring,
+ * work run by the worker, and poll starts matched by stops.  The
+ * device's debugfs counters, read before and after (and all the while
+ * the frames move, which must not stop them), moved by the same amounts
+ * as the events say; the workers file names the worker that served it.
+ * The broken-ring event is checked by net_malformed, for every class of
+ * malformed ring.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "kvio_harness.h"
@@ -19,6 +28,7 @@
 
 #define NT_FRAMES	300	/* each way */
 #define NT_DEVS		4	/* device ids seen, at most */
+#define NT_DBG		"/sys/kernel/debug/kvio"
 
 struct nt_ring {
 	long frames, bytes, budget, bufs, entries, kicks, sent, suppressed;
@@ -109,6 +119,100 @@ static void nt_event(const char *name, const char *fields, void *arg)
 	}
 }
 
+/* debugfs */
+
+/* A device's counters as its state file shows them. */
+struct nt_dbg {
+	long id, owner;
+	struct nt_ring ring[2];
+	long worker[2];
+};
+
+/* Parses NT_DBG/NAME/state into d: 0, or -1. */
+static int nt_dbg_read(const char *name, struct nt_dbg *d)
+{
+	char path[160], line[256];
+	struct nt_ring *r = NULL;
+	int ring = -1, got = 0;
+	long w;
+	FILE *f;
+
+	snprintf(path, sizeof(path), NT_DBG "/%s/state", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	memset(d, 0, sizeof(*d));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "device %ld owner %ld", &d->id, &d->owner) == 2)
+			got++;
+		else if (sscanf(line, "ring %d", &ring) == 1 && ring >= 0 &&
+			 ring < 2)
+			r = &d->ring[ring];
+		else if (r && sscanf(line,
+				     " kicks %ld frames %ld bytes %ld signals %ld suppressed %ld polls %*d budget %ld",
+				     &r->kicks, &r->frames, &r->bytes, &r->sent,
+				     &r->suppressed, &r->budget) == 6)
+			got++;
+		else if (r && sscanf(line, " worker %ld", &w) == 1)
+			d->worker[ring] = w;
+	}
+	fclose(f);
+	return got == 3 ? 0 : -1;
+}
+
+/* The state of every kvio-net device of owner: how many (at most max). */
+static int nt_dbg_all(long owner, struct nt_dbg *d, int max)
+{
+	struct dirent *e;
+	DIR *dir = opendir(NT_DBG);
+	int n = 0;
+
+	while (dir && (e = readdir(dir)) && n < max)
+		if (!strncmp(e->d_name, "net-", 4) &&
+		    !nt_dbg_read(e->d_name, &d[n]) && d[n].owner == owner)
+			n++;
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* The workers file's line for worker tid: 0, or -1 if it has none. */
+static int nt_dbg_worker(long tid, char *line, size_t len)
+{
+	FILE *f = fopen(NT_DBG "/workers", "r");
+	long t;
+	int ret = -1;
+
+	while (f && fgets(line, len, f))
+		if (sscanf(line, "worker %ld", &t) == 1 && t == tid) {
+			ret = 0;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+struct nt_reader {
+	int stop;
+	long reads;
+};
+
+/* Reads every device's state and the workers file while frames move. */
+static void *nt_dbg_reader(void *arg)
+{
+	struct nt_reader *rd = arg;
+	struct nt_dbg d[NT_DEVS];
+	char line[256];
+
+	while (!__atomic_load_n(&rd->stop, __ATOMIC_ACQUIRE)) {
+		if (nt_dbg_all(getpid(), d, NT_DEVS) > 0)
+			rd->reads++;
+		nt_dbg_worker(0, line, sizeof(line));
+	}
+	return NULL;
+}
+
 /* The bytes of frames [from, from + n) one way, as the guest's buffers hold them. */
 static long nt_bytes(int dir, unsigned int from, unsigned int n)
 {
@@ -126,13 +230,17 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 {
 	static const char * const qn[2] = { "RX", "TX" };
 	struct nt_count c = { .owner = getpid() };
+	struct nt_dbg before[NT_DEVS], after[NT_DEVS], *b = NULL, *a = NULL;
+	struct nt_reader rd = { 0 };
 	struct nt_dev *d = NULL;
 	struct ndp_pair *p;
 	unsigned int tx0, rx0;
+	int ret, i, nb, na;
+	char line[256];
+	pthread_t th;
 	long want[2];
 	struct kt t;
 	struct ndp *g;
-	int ret, i;
 
 	ret = kt_open(&t);
 	ASSERT_EQ(0, ret) TH_LOG("no kvio events in tracefs: %s", strerror(-ret));
@@ -141,8 +249,14 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 	g = &p->dev[0];
 	tx0 = g->vq[NDP_TX].posted;
 	rx0 = g->rx_sent;
+	nb = nt_dbg_all(c.owner, before, NT_DEVS);
+	EXPECT_EQ(2, nb) TH_LOG("%d devices of this owner in " NT_DBG, nb);
 	EXPECT_EQ(0, kt_clear(&t));
+	ASSERT_EQ(0, pthread_create(&th, NULL, nt_dbg_reader, &rd));
 	EXPECT_EQ(0, ndp_pair_traffic(p, g, NT_FRAMES, NT_FRAMES));
+	__atomic_store_n(&rd.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	na = nt_dbg_all(c.owner, after, NT_DEVS);
 	ASSERT_EQ(NT_FRAMES, g->vq[NDP_TX].posted - tx0);
 	ASSERT_EQ(NT_FRAMES, g->rx_sent - rx0);
 	want[NDP_TX] = nt_bytes(NDP_DIR_TX, tx0, NT_FRAMES);
@@ -165,6 +279,47 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 	}
 	ASSERT_NE(NULL, d) TH_LOG("no kvio_net_tx/rx event of owner %d",
 				  (int)c.owner);
+
+	/* debugfs: the device the events name moved as much */
+	for (i = 0; i < nb; i++)
+		if (before[i].id == d->id)
+			b = &before[i];
+	for (i = 0; i < na; i++)
+		if (after[i].id == d->id)
+			a = &after[i];
+	ASSERT_NE(NULL, b) TH_LOG("no " NT_DBG "/net-%ld before", d->id);
+	ASSERT_NE(NULL, a) TH_LOG("no " NT_DBG "/net-%ld after", d->id);
+	ksft_print_msg("%s: %ld reads of debugfs while the frames moved\n",
+		       what, rd.reads);
+	EXPECT_LT(0, rd.reads);
+	for (i = NDP_RX; i <= NDP_TX; i++) {
+		EXPECT_EQ(d->ring[i].frames, a->ring[i].frames - b->ring[i].frames);
+		EXPECT_EQ(d->ring[i].bytes, a->ring[i].bytes - b->ring[i].bytes);
+		EXPECT_EQ(d->ring[i].kicks, a->ring[i].kicks - b->ring[i].kicks);
+		EXPECT_EQ(d->ring[i].sent, a->ring[i].sent - b->ring[i].sent);
+		EXPECT_EQ(d->ring[i].suppressed,
+			  a->ring[i].suppressed - b->ring[i].suppressed);
+		EXPECT_EQ(d->ring[i].budget,
+			  a->ring[i].budget - b->ring[i].budget);
+		/* the shared worker, a thread (6.12) or kthread (6.1) */
+		EXPECT_LT(0, a->worker[i]) TH_LOG("ring %d names no worker", i);
+	}
+	if (a->worker[NDP_TX] > 0) {
+		long tid, cpu, poll;
+		char devs[64];
+
+		EXPECT_EQ(0, nt_dbg_worker(a->worker[NDP_TX], line, sizeof(line)))
+			TH_LOG("worker %ld not in " NT_DBG "/workers",
+			       a->worker[NDP_TX]);
+		ksft_print_msg("%s", line);
+		ret = sscanf(line, "worker %ld users %*u cpu_ns %ld poll_ns %ld",
+			     &tid, &cpu, &poll);
+		EXPECT_EQ(3, ret);
+		EXPECT_LT(0, cpu);
+		/* the devices it serves: both of the pair, this one among them */
+		snprintf(devs, sizeof(devs), " %ld", d->id);
+		EXPECT_NE(NULL, strstr(strstr(line, "devices") ?: "", devs));
+	}
 	for (i = NDP_RX; i <= NDP_TX; i++) {
 		struct nt_ring *r = &d->ring[i];
 
@@ -199,8 +354,13 @@ FIXTURE(trace) {
 
 FIXTURE_SETUP(trace)
 {
+	struct stat st;
+
 	if (!kvio_is_chardev(ndp_dev_path()))
 		SKIP(return, "%s is missing: load kvio_net", ndp_dev_path());
+	if (stat(NT_DBG, &st))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	ASSERT_EQ(0, stat(NT_DBG, &st)) TH_LOG(NT_DBG " is missing");
 }
 
 FIXTURE_TEARDOWN(trace)

@@ -20,7 +20,8 @@ ktap_plan
 [ -c /dev/kvio-net ] || ktap_skip_all "/dev/kvio-net is missing: load kvio_net"
 out=$(mktemp -d) || ktap_bail "mktemp failed"
 trap 'rm -rf "$out"' EXIT
-traffic="$bindir/net_trace -t split"
+traffic="$bindir/net_trace -t split"	# one string for bpftrace -c
+net_trace=$bindir/net_trace
 
 # The sum of the frames of the kvio_net_tx lines of $1, fields written as
 # "frames=N" or "frames: N" (perf leaves out fields that are zero).
@@ -46,7 +47,7 @@ check() {
 
 # trace-cmd: recorded into a file, then its report
 (cd "$out" && trace-cmd record -q -e kvio:kvio_net_tx -o "$out/tc.dat" \
-	$traffic >"$out/tc.log" 2>&1 &&
+	"$net_trace" -t split >"$out/tc.log" 2>&1 &&
 	trace-cmd report -i "$out/tc.dat" >"$out/tc.txt" 2>>"$out/tc.log")
 st=$?
 [ $st -ne 0 ] && cp "$out/tc.log" "$out/tc.txt"
@@ -61,7 +62,7 @@ check trace_bpftrace "$out/bt.txt" $?
 # perf: the events as they happen.  Last: after perf trace, trace-cmd on
 # 6.1 records nothing.
 perf trace --no-syscalls -e kvio:kvio_net_tx -a -o "$out/perf.txt" -- \
-	$traffic >"$out/perf.log" 2>&1
+	"$net_trace" -t split >"$out/perf.log" 2>&1
 check trace_perf "$out/perf.txt" $?
 
 ktap_finish
