@@ -9,6 +9,7 @@
 #   ktap_ok NAME [DIAG]      a pass; DIAG goes first as a "# " line
 #   ktap_fail NAME [DIAG]    a failure
 #   ktap_result ok|fail NAME [DIAG]
+#   ktap_result_skip NAME REASON   one test that cannot run here
 #   ktap_diag TEXT...        a "# " line
 #   ktap_bail TEXT           a fatal failure: every test not yet reported
 #                            fails, then exit 1
@@ -59,6 +60,13 @@ ktap_result() { # ok|fail name [diagnostic]
 }
 
 ktap_ok() { ktap_result ok "$@"; }
+
+# One test that cannot run here (never for a failure): a skip, not a pass.
+ktap_result_skip() { # name reason
+	ktap_plan
+	ktap_n=$((ktap_n + 1))
+	echo "ok $ktap_n $1 # SKIP $2"
+}
 ktap_fail() { ktap_result fail "$@"; }
 
 ktap_bail() { # reason
