@@ -176,21 +176,41 @@ static int nt_dbg_all(long owner, struct nt_dbg *d, int max)
 	return n;
 }
 
-/* The workers file's line for worker tid: 0, or -1 if it has none. */
-static int nt_dbg_worker(long tid, char *line, size_t len)
+/* The workers file, whole, into buf: its length, or -1. */
+static int nt_dbg_workers(char *buf, size_t len)
 {
 	FILE *f = fopen(NT_DBG "/workers", "r");
-	long t;
-	int ret = -1;
+	size_t n;
 
-	while (f && fgets(line, len, f))
-		if (sscanf(line, "worker %ld", &t) == 1 && t == tid) {
-			ret = 0;
-			break;
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return n;
+}
+
+/* The line of workers (the file's text) for worker tid: 0, or -1. */
+static int nt_dbg_worker(const char *workers, long tid, char *line,
+			 size_t len)
+{
+	const char *p = workers, *nl;
+	long t;
+
+	for (; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p) - 1;
+		if (sscanf(p, "worker %ld", &t) == 1 && t == tid &&
+		    (size_t)(nl - p + 1) < len) {
+			memcpy(line, p, nl - p + 1);
+			line[nl - p + 1] = 0;
+			return 0;
 		}
-	if (f)
-		fclose(f);
-	return ret;
+		if (!nl[1])
+			break;
+	}
+	return -1;
 }
 
 struct nt_reader {
@@ -203,13 +223,12 @@ static void *nt_dbg_reader(void *arg)
 {
 	struct nt_reader *rd = arg;
 	struct nt_dbg d[NT_DEVS];
-	char line[256];
+	char buf[8192];
 
-	while (!__atomic_load_n(&rd->stop, __ATOMIC_ACQUIRE)) {
-		if (nt_dbg_all(getpid(), d, NT_DEVS) > 0)
+	while (!__atomic_load_n(&rd->stop, __ATOMIC_ACQUIRE))
+		if (nt_dbg_all(getpid(), d, NT_DEVS) > 0 &&
+		    nt_dbg_workers(buf, sizeof(buf)) > 0)
 			rd->reads++;
-		nt_dbg_worker(0, line, sizeof(line));
-	}
 	return NULL;
 }
 
@@ -231,12 +250,13 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 	static const char * const qn[2] = { "RX", "TX" };
 	struct nt_count c = { .owner = getpid() };
 	struct nt_dbg before[NT_DEVS], after[NT_DEVS], *b = NULL, *a = NULL;
+	static char workers[8192];
 	struct nt_reader rd = { 0 };
 	struct nt_dev *d = NULL;
 	struct ndp_pair *p;
 	unsigned int tx0, rx0;
 	int ret, i, nb, na;
-	char line[256];
+	char line[256] = "";
 	pthread_t th;
 	long want[2];
 	struct kt t;
@@ -257,6 +277,8 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 	__atomic_store_n(&rd.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	na = nt_dbg_all(c.owner, after, NT_DEVS);
+	/* while the devices, and so their worker, are still there */
+	EXPECT_LT(0, nt_dbg_workers(workers, sizeof(workers)));
 	ASSERT_EQ(NT_FRAMES, g->vq[NDP_TX].posted - tx0);
 	ASSERT_EQ(NT_FRAMES, g->rx_sent - rx0);
 	want[NDP_TX] = nt_bytes(NDP_DIR_TX, tx0, NT_FRAMES);
@@ -308,9 +330,10 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 		long tid, cpu, poll;
 		char devs[64];
 
-		EXPECT_EQ(0, nt_dbg_worker(a->worker[NDP_TX], line, sizeof(line)))
-			TH_LOG("worker %ld not in " NT_DBG "/workers",
-			       a->worker[NDP_TX]);
+		EXPECT_EQ(0, nt_dbg_worker(workers, a->worker[NDP_TX], line,
+					   sizeof(line)))
+			TH_LOG("worker %ld not in " NT_DBG "/workers:\n%s",
+			       a->worker[NDP_TX], workers);
 		ksft_print_msg("%s", line);
 		ret = sscanf(line, "worker %ld users %*u cpu_ns %ld poll_ns %ld",
 			     &tid, &cpu, &poll);
