@@ -172,10 +172,11 @@ static bool iommu_is_amd(void)
 }
 
 /*
- * (c) edu writes to an IOVA with no mapping: the IOMMU blocks it and
- * reports a fault naming the device and the address (VT-d: "DMAR: ...
- * Request device [00:03.0] fault addr 0x..."; AMD-Vi: "IO_PAGE_FAULT
- * device=0000:00:03.0 ... address=0x...").
+ * (c) edu writes to an IOVA with no mapping: the IOMMU blocks it, and the
+ * memory stays as it was.  VT-d also reports a fault naming the device
+ * and the address ("DMAR: ... Request device [00:03.0] fault addr
+ * 0x..."); QEMU 7.2's amd-iommu logs no event the guest sees (its EFR is
+ * 0: no event-log interrupt), so there the memory is the only witness.
  */
 static void dma_fault(struct __test_metadata *_metadata, int fd,
 		      __u32 *bar, const struct edu_addr *a,
@@ -185,25 +186,18 @@ static void dma_fault(struct __test_metadata *_metadata, int fd,
 	size_t i;
 	int kmsg;
 
-	if (iommu_is_amd()) {
-		snprintf(dev, sizeof(dev), "%02x:%02x.%x ", a->bus, a->dev,
-			 a->fn);
-		snprintf(addr, sizeof(addr), "address=0x%llx ",
-			 (unsigned long long)iova);
-	} else {
-		snprintf(dev, sizeof(dev), "[%02x:%02x.%x]", a->bus, a->dev,
-			 a->fn);
-		snprintf(addr, sizeof(addr), "fault addr 0x%llx ",
-			 (unsigned long long)iova);
-	}
+	snprintf(dev, sizeof(dev), "[%02x:%02x.%x]", a->bus, a->dev, a->fn);
+	snprintf(addr, sizeof(addr), "fault addr 0x%llx ",
+		 (unsigned long long)iova);
 	memset(buf, 0xa5, len);
 	kmsg = kmsg_open();
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, enable_master(fd));
 	ASSERT_EQ(0, edu_dma64(bar, EDU_BUF, iova, 256, 1));
-	EXPECT_TRUE(kmsg_find(kmsg, dev, addr, 3000))
-		TH_LOG("no DMAR fault for %s at %#llx in the kernel log", dev,
-		       (unsigned long long)iova);
+	if (!iommu_is_amd())
+		EXPECT_TRUE(kmsg_find(kmsg, dev, addr, 3000))
+			TH_LOG("no DMAR fault for %s at %#llx in the kernel log",
+			       dev, (unsigned long long)iova);
 	close(kmsg);
 	for (i = 0; i < len && buf[i] == 0xa5; i++)
 		;
