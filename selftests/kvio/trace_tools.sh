@@ -56,11 +56,18 @@ check trace_cmd "$out/tc.txt" $st
 # bpftrace: a sum kept in the kernel, printed at the end
 # ("@kvio_net_tx_frames: N").  A kernel that cannot attach BPF programs to
 # any tracepoint (no CONFIG_BPF_EVENTS: the debug kernel's fragment) skips
-# it, as a kernel tracepoint shows first.
+# it, as a kernel tracepoint shows first; any other failure of that probe
+# is a failure.  The probe's command is an absolute path: with a merged
+# /usr, bpftrace finds a bare "true" twice on PATH and refuses it.
 if ! bpftrace -e 'tracepoint:sched:sched_process_exec { @n = count(); }' \
-	-c true >"$out/bt0.txt" 2>&1; then
-	ktap_result_skip trace_bpftrace \
-		"bpftrace cannot attach to sched:sched_process_exec here: $(tail -n 1 "$out/bt0.txt")"
+	-c /bin/true >"$out/bt0.txt" 2>&1; then
+	why=$(grep -m 1 -i 'error' "$out/bt0.txt" || tail -n 1 "$out/bt0.txt")
+	if grep -qi 'attach' "$out/bt0.txt"; then
+		ktap_result_skip trace_bpftrace \
+			"bpftrace cannot attach to sched:sched_process_exec here: $why"
+	else
+		ktap_fail trace_bpftrace "bpftrace's probe failed: $why"
+	fi
 else
 	bpftrace -e 'tracepoint:kvio:kvio_net_tx { @kvio_net_tx_frames = sum(args->frames); }' \
 		-c "$traffic" >"$out/bt.txt" 2>&1
