@@ -126,8 +126,10 @@ $(BUILD)/bench/insn_probe: $(TOP)/tools/bench/insn_probe.c $(TOP)/tools/bench/kv
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -g -o $@ $<
 
+# The selftests, and kvio_bench for the operator's guide's commands
+# (selftests/kvio/admin_guide.sh).
 check: deps
-	$(MAKE) -C $(TOP) modules selftests
+	$(MAKE) -C $(TOP) modules selftests $(BUILD)/bench/kvio_bench
 	@sh $(TOP)/tools/check.sh
 
 # The fuzzer (tools/fuzz): its own sources and the selftests' userspace
@@ -156,7 +158,7 @@ $(BUILD)/fuzz/kvio_fuzz: $(FUZZ_SRCS) $(FUZZ_HDRS) $(BUILD)/ksrc/.stamp $(BUILD)
 check-debug: deps
 	@dir=$$(sh $(TOP)/tools/debug-kernel/build) && \
 		$(MAKE) -C $(TOP) modules KDIR=$$dir/linux
-	$(MAKE) -C $(TOP) selftests fuzz
+	$(MAKE) -C $(TOP) selftests fuzz $(BUILD)/bench/kvio_bench
 	@KVIO_KERNELS=debug KVIO_DKMS=0 sh $(TOP)/tools/check.sh
 
 demo: deps
@@ -180,6 +182,7 @@ style: $(BUILD)/ksrc/.stamp
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --terse \
 		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(STYLE_FILES)
 	cd $(TOP) && shellcheck -x $(SHELL_FILES)
+	cd $(TOP) && sh selftests/kvio/lib/guide_blocks.sh check Documentation/admin-guide.rst
 
 # DKMS: the module tree to /usr/src/kvio-<version>, dkms add and install
 # for every kernel with headers (AUTOINSTALL for later ones).
