@@ -32,6 +32,57 @@ static int kt_put(const struct kt *t, const char *file, const char *val)
 	return ret;
 }
 
+/* The first character of tracefs file @path, or 0. */
+static char kt_peek(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = 0;
+		close(fd);
+	}
+	return c;
+}
+
+/* 0, or -1 if the value could not be written. */
+static int kt_poke(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * No task names in the instance: with record-cmd on, enabling an event
+ * hooks the scheduler's sched_switch and sched_wakeup tracepoints and
+ * disabling it unhooks them, their static keys patching the scheduler's
+ * hottest code each time.  Under TCG a vCPU can then run the int3 that
+ * text_poke_bp() left there after it is gone ("Oops: int3" in
+ * ttwu_do_activate(); see tools/vm/run), and a test that opens an
+ * instance per case (net_malformed) made that likely.  record-cmd is
+ * the top level's option, which an instance copies when it is made: off
+ * around the mkdir, then back.  The events' fields say whose ring it was.
+ */
+static int kt_mkdir(const char *dir)
+{
+	char was = kt_peek(KT_ROOT "/options/record-cmd");
+	int ret = 0;
+
+	if (was == '1')
+		kt_poke(KT_ROOT "/options/record-cmd", "0");
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		ret = -errno;
+	if (was == '1')
+		kt_poke(KT_ROOT "/options/record-cmd", "1");
+	return ret;
+}
+
 /* 0, or a negative errno: no tracefs, or no kvio events. */
 int kt_open(struct kt *t)
 {
@@ -44,12 +95,14 @@ int kt_open(struct kt *t)
 		return -errno;
 	snprintf(t->dir, sizeof(t->dir), KT_ROOT "/instances/kvio-%d",
 		 (int)getpid());
-	if (mkdir(t->dir, 0700) && errno != EEXIST) {
-		ret = -errno;
+	ret = kt_mkdir(t->dir);
+	if (ret) {
 		t->dir[0] = 0;
 		return ret;
 	}
 	ret = kt_put(t, "buffer_size_kb", "8192");
+	if (!ret)
+		ret = kt_put(t, "options/record-tgid", "0");
 	if (!ret)
 		ret = kt_put(t, "events/kvio/enable", "1");
 	if (ret)
