@@ -14,7 +14,8 @@
 #                                     the guest's files stay in the VM)
 # env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #        KVIO_BENCH_ONLY     workloads to run, a list of words out of
-#                            harness rings latency multi testpmd nested
+#                            harness trace rings latency multi testpmd
+#                            nested
 #                            (default all; nested boots a nested guest per
 #                            device and round, about 75 s each)
 #        KVIO_BENCH_INSN     1: QEMU runs the kvio_insn plugin; each
@@ -29,6 +30,13 @@
 # "rings": kvio-net's packed rings, IN_ORDER and both (kvio_bench --vq)
 # against upstream's split ring, 64-byte TX and RX: upstream offers
 # neither, so its split result is its row for each of kvio's formats.
+#
+# "trace": tx64 again (tx64_traced) with every kvio event on, in a
+# tracefs instance of its own; on both devices, so that its rows compare
+# as the others (upstream has no events there: its row is tx64 once
+# more).  kvio-net's tx64_traced against its tx64 is what its tracing
+# costs when on; its events_per_pkt row, the events it wrote per frame,
+# bounds what they cost when off: a disabled tracepoint is one NOP.
 set -u
 
 top=$1
@@ -36,7 +44,7 @@ out=$2
 [ "$out" = - ] && out=${KVIO_OUT:?not in a tools/vm/run guest}/bench.csv
 rounds=${3:-3}
 secs=${KVIO_BENCH_SECS:-4}
-only=${KVIO_BENCH_ONLY:-harness rings latency multi testpmd nested}
+only=${KVIO_BENCH_ONLY:-harness trace rings latency multi testpmd nested}
 bench=$top/build/bench/kvio_bench
 rawsend=$top/build/selftests/helper_rawsend
 TAP=kvbp0
@@ -122,6 +130,48 @@ rings_round() { # round dev
 				"$dir" --size 64 --secs "$secs" --vq "$f"
 		done
 	done
+}
+
+# --- the tracepoints' cost ----------------------------------------------------
+
+TR=/sys/kernel/tracing
+# Made with record-cmd off, as selftests/kvio/ktrace.c makes its own:
+# task names would hook the scheduler's tracepoints, whose patching the
+# outer TCG races with.
+trace_round() { # round dev
+	inst=$TR/instances/kvio-bench
+	if [ ! -d $TR/instances ] && ! mount -t tracefs tracefs $TR; then
+		note "no tracefs: no trace rows"
+		return 1
+	fi
+	was=$(cat $TR/options/record-cmd)
+	echo 0 >$TR/options/record-cmd
+	mkdir "$inst"
+	made=$?
+	echo "$was" >$TR/options/record-cmd
+	if [ "$made" != 0 ] || ! echo 32768 >"$inst/buffer_size_kb" ||
+		! echo 1 >"$inst/events/kvio/enable"; then
+		note "cannot trace in $inst: no trace rows"
+		rmdir "$inst" 2>/dev/null
+		return 1
+	fi
+	line=
+	harness "$1" "$2" tx64_traced "pps worker_ns_per_pkt" \
+		tx --size 64 --secs "$secs"
+	echo 0 >"$inst/events/kvio/enable"
+	if [ "$2" = kvio-net ] && [ -n "$line" ]; then
+		# every event written, the ones the buffer had to drop too
+		ev=$(grep -vc '^#' "$inst/trace")
+		lost=$(cat "$inst"/per_cpu/cpu*/stats |
+			awk '/^(overrun|dropped events):/ { s += $NF } END { print s + 0 }')
+		used=$(echo "$line" | tr ' ' '\n' | sed -n 's/^used=//p')
+		if [ "${used:-0}" -gt 0 ]; then
+			epp=$(awk "BEGIN { printf \"%.4f\", ($ev + $lost) / $used }")
+			row "$1" "$2" harness tx64_traced events_per_pkt "$epp"
+			note "$2 tx64_traced: $ev events (+$lost dropped) for $used frames: $epp per frame"
+		fi
+	fi
+	rmdir "$inst"
 }
 
 # --- dpdk-testpmd over virtio-user ------------------------------------------
@@ -235,6 +285,7 @@ while [ "$r" -le "$rounds" ]; do
 					rx --size "$s" --secs "$secs"
 			done
 		fi
+		want trace && trace_round "$r" "$d"
 		want rings && rings_round "$r" "$d"
 		if want latency; then
 			harness "$r" "$d" pingpong "p50_us p99_us" pingpong --size 64 --count 2000

@@ -79,6 +79,37 @@ if [ "$insn" = 1 ] && [ -f "$out/vm/insn.map" ] && [ -f "$out/insn.txt" ]; then
 		echo "bench: where the instructions went: $out/profile.txt"
 	fi
 fi
+# What kvio's tracepoints cost (bench.sh "trace"): kvio-net's tx64 with
+# every event on against tx64, in kernel instructions per frame without
+# the adaptive poll (a spin as long as time says); and off, the events
+# per frame, each of which is one NOP when its tracepoint is disabled.
+awk -F, '
+$2 == "kvio-net" && ($4 == "tx64" || $4 == "tx64_traced") &&
+($5 == "kwork_insn_per_pkt" || $5 == "events_per_pkt") {
+	k = $4 " " $5
+	v[k, ++n[k]] = $6 + 0
+}
+function med(k,    m, i, j, t, a) {
+	m = n[k]
+	if (!m)
+		return -1
+	for (i = 1; i <= m; i++)
+		a[i] = v[k, i]
+	for (i = 2; i <= m; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+END {
+	off = med("tx64 kwork_insn_per_pkt")
+	on = med("tx64_traced kwork_insn_per_pkt")
+	e = med("tx64_traced events_per_pkt")
+	if (off > 0 && on > 0)
+		printf "bench: tracing on: kvio-net tx64, %d kernel instructions per frame (poll aside) without events, %d with all on (%+.1f%%)\n", off, on, 100 * (on - off) / off
+	if (off > 0 && e >= 0)
+		printf "bench: tracing off: %.4f events per frame, a NOP each: at most %.4f instructions per frame, %.4f%% of %d\n", e, e, 100 * e / off, off
+}' "$csv"
 echo
 sh "$top/tools/bench/report.sh" "$csv" "$out/table.txt" "$out/ratios.png"
 echo
