@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run the kvio-assign tests (assign_*), streaming their KTAP to stdout.
+# Run the kvio-assign tests (assign_*, then assign_tool.sh on the same
+# devices), streaming their KTAP to stdout.
 # They need a VM with an IOMMU and QEMU edu devices (tools/check.sh starts
 # one: q35, intel-iommu, edu alone and two edus behind a PCI bridge); this
 # script loads irqbypass, kvm and kvio_assign.ko first.  Exits non-zero if
@@ -59,4 +60,12 @@ for p in $progs; do
 		rc=1
 	}
 done
+# The operator's tool on the same devices (not in the refusal runs).
+if [ -z "$args" ]; then
+	echo "# assign_run.sh: assign_tool.sh"
+	sh "$here/assign_tool.sh" || {
+		echo "# assign_run.sh: assign_tool.sh exited with status $?"
+		rc=1
+	}
+fi
 exit $rc
