@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What every kvio harness program adds to kselftest_harness.h (include it
- * right after): KVIO_TIME_SCALE, and a small helper they share.
+ * right after): KVIO_TIME_SCALE, and small helpers they share.
  *
  * The debug kernel (make check-debug: KASAN, lockdep, kmemleak, KCOV under
  * TCG) runs the same work several times slower than Debian's kernels.
@@ -60,6 +60,23 @@ static inline long kvio_read_long(const char *path)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/*
+ * A procfs, sysfs or debugfs file's text, at most len - 1 bytes of it,
+ * into buf (terminated): its length, or -1 if it cannot be opened.
+ */
+static inline long kvio_read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return n;
 }
 
 /*

@@ -346,15 +346,7 @@ TEST(each_owner_its_own_worker)
 /* The worker's cgroup membership, as in /proc/PID/task/TID/cgroup. */
 static int read_cgroup(const char *path, char *buf, size_t len)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = 0;
-	fclose(f);
-	return 0;
+	return kvio_read_text(path, buf, len) < 0 ? -1 : 0;
 }
 
 static int find_thread(const char *name, char *path, size_t len)

@@ -179,15 +179,7 @@ static int nt_dbg_all(long owner, struct nt_dbg *d, int max)
 /* The workers file, whole, into buf: its length, or -1. */
 static int nt_dbg_workers(char *buf, size_t len)
 {
-	FILE *f = fopen(NT_DBG "/workers", "r");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = 0;
-	fclose(f);
-	return n;
+	return kvio_read_text(NT_DBG "/workers", buf, len);
 }
 
 /* The line of workers (the file's text) for worker tid: 0, or -1. */
