@@ -11,7 +11,7 @@ linux-image-amd64 linux-headers-amd64
 linux-image-6.12-amd64 linux-headers-6.12-amd64
 linux-source-6.12 sparse
 dpdk-dev librte-net-virtio23 librte-mempool-ring23 gnuplot-nox iperf3 shellcheck
-dkms trace-cmd bpftrace"
+dkms trace-cmd bpftrace libvirt-daemon-system libvirt-clients"
 
 missing=
 for p in $PKGS; do
