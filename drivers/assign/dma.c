@@ -7,15 +7,26 @@
  */
 #include <linux/iommu.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <kvio/compat.h>
 
 #include "assign.h"
 
-/* Pages pinned per pin_user_pages_fast() call. */
+/*
+ * Pages pinned per pin_user_pages_fast() call, and unpinned per call at
+ * release; between two batches, long loops reschedule and the pin loop
+ * stops for a fatal signal.
+ */
 #define KVIO_PIN_BATCH	512
+
+static bool allow_noncoherent;
+module_param(allow_noncoherent, bool, 0644);
+MODULE_PARM_DESC(allow_noncoherent,
+		 "Open devices whose IOMMU cannot keep their DMA cache coherent (no IOMMU_CACHE, or no-snoop not blocked): unsafe for guests, default N");
 
 struct kvio_assign_map {
 	struct list_head node;
@@ -43,25 +54,42 @@ struct kvio_assign_map {
  * IOMMU ignore the device's no-snoop TLP attribute, so that even DMA the
  * device (the guest's driver) marks no-snoop stays coherent.  Its answer
  * does not decide IOMMU_CACHE: on Intel IOMMU_CACHE is always supported
- * and enforcement additionally needs snoop control in the hardware.  It
- * must come before the first map (a populated Intel second-level domain
- * refuses it), so right after the attach.  Without it, a guest's no-snoop
- * DMA is not coherent, and unlike VFIO (the kvm-vfio device) we cannot
- * tell KVM to emulate WBINVD for such a guest: enforcing is the only
- * remedy we have, so it is always tried.
+ * and enforcement additionally needs snoop control in the hardware (an
+ * emulated intel-iommu has it with snoop-control=on).  It must come
+ * before the first map (a populated Intel second-level domain refuses
+ * it), so right after the attach.  Without it, a guest's no-snoop DMA is
+ * not coherent, and unlike VFIO (the kvm-vfio device) we cannot tell KVM
+ * to emulate WBINVD for such a guest: enforcing is the only remedy we
+ * have.
+ *
+ * So a device is opened only with both, unless the administrator accepts
+ * the risk with allow_noncoherent=1 (what the guest's driver gets then is
+ * stale data on some DMA, its own and the host's memory stays out of its
+ * reach: the IOMMU still translates every access).
  */
-static void kvio_assign_coherency(struct kvio_assign_dev *adev)
+static int kvio_assign_coherency(struct kvio_assign_dev *adev,
+				 struct iommu_domain *domain)
 {
-	struct iommu_domain *domain = adev->domain;
+	bool cache, enforce;
 
-	adev->dma_prot = 0;
-	if (device_iommu_capable(&adev->pdev->dev, IOMMU_CAP_CACHE_COHERENCY))
-		adev->dma_prot |= IOMMU_CACHE;
-	adev->enforce_coherency = domain->ops->enforce_cache_coherency &&
-				  domain->ops->enforce_cache_coherency(domain);
-	pci_dbg(adev->pdev, "kvio_assign: maps %s IOMMU_CACHE, no-snoop %s\n",
-		adev->dma_prot & IOMMU_CACHE ? "with" : "without",
-		adev->enforce_coherency ? "blocked" : "allowed");
+	cache = device_iommu_capable(&adev->pdev->dev, IOMMU_CAP_CACHE_COHERENCY);
+	enforce = domain->ops->enforce_cache_coherency &&
+		  domain->ops->enforce_cache_coherency(domain);
+	pci_dbg(adev->pdev, "kvio_assign: IOMMU_CACHE %s, no-snoop %s\n",
+		cache ? "supported" : "unsupported",
+		enforce ? "blocked" : "not blocked");
+	if (!cache || !enforce) {
+		if (!READ_ONCE(allow_noncoherent)) {
+			pci_warn(adev->pdev, "kvio_assign: refused: the IOMMU cannot keep the device's DMA cache coherent (%s); allow_noncoherent=1 accepts that\n",
+				 cache ? "no-snoop not blocked" : "no IOMMU_CACHE");
+			return -EPERM;
+		}
+		pci_warn(adev->pdev, "kvio_assign: opened without cache coherency enforcement (%s), as allow_noncoherent=1 allows\n",
+			 cache ? "no-snoop not blocked" : "no IOMMU_CACHE");
+	}
+	adev->dma_prot = cache ? IOMMU_CACHE : 0;
+	adev->enforce_coherency = enforce;
+	return 0;
 }
 
 int kvio_assign_dma_open(struct kvio_assign_dev *adev)
@@ -88,8 +116,10 @@ int kvio_assign_dma_open(struct kvio_assign_dev *adev)
 	ret = iommu_get_group_resv_regions(adev->group, &adev->resv);
 	if (ret)
 		goto detach;
+	ret = kvio_assign_coherency(adev, domain);
+	if (ret)
+		goto detach;
 	adev->domain = domain;
-	kvio_assign_coherency(adev);
 	return 0;
 detach:
 	iommu_put_resv_regions(&adev->pdev->dev, &adev->resv);
@@ -122,17 +152,47 @@ static int kvio_assign_account(struct kvio_assign_dev *adev,
  * iommu_unmap() stops at the first hole it meets and says how much it
  * unmapped; what it left may still be mapped, and its pages must then
  * never be unpinned (the device could reach them once they are reused).
+ *
+ * In pieces that end on 1 GiB boundaries of the IOVA space, rescheduling
+ * between them (a map may be 64 GiB): no page the IOMMU driver may have
+ * used (at most 1 GiB, aligned to its size, within one of our maps)
+ * straddles such a boundary.  A driver that unmapped more than asked (a
+ * larger page, which it must remove whole) did so from the piece's start,
+ * inside this map: the walk goes on after it.
  */
 static bool kvio_assign_unmap(struct kvio_assign_dev *adev, u64 iova, u64 size)
 {
-	size_t done = iommu_unmap(adev->domain, iova, size);
+	u64 done = 0, n;
+	size_t got;
 
-	if (done == size)
-		return true;
-	dev_err(&adev->pdev->dev,
-		"unmapped %zu of %llu bytes at IOVA %#llx: keeping its pages pinned\n",
-		done, size, iova);
-	return false;
+	while (done < size) {
+		n = min_t(u64, size - done,
+			  SZ_1G - ((iova + done) & (SZ_1G - 1)));
+		got = iommu_unmap(adev->domain, iova + done, n);
+		if (got < n) {
+			dev_err(&adev->pdev->dev,
+				"unmapped %llu of %llu bytes at IOVA %#llx: keeping its pages pinned\n",
+				done + got, size, iova);
+			return false;
+		}
+		done += got;
+		cond_resched();
+	}
+	return true;
+}
+
+/* Unpin in batches, rescheduling between them. */
+static void kvio_assign_unpin(struct kvio_assign_map *map, unsigned long npages,
+			      bool dirty)
+{
+	unsigned long done = 0, n;
+
+	while (done < npages) {
+		n = min_t(unsigned long, npages - done, KVIO_PIN_BATCH);
+		unpin_user_pages_dirty_lock(map->pages + done, n, dirty);
+		done += n;
+		cond_resched();
+	}
 }
 
 static void kvio_assign_map_free(struct kvio_assign_dev *adev,
@@ -144,7 +204,7 @@ static void kvio_assign_map_free(struct kvio_assign_dev *adev,
 		kfree(map);
 		return;
 	}
-	unpin_user_pages_dirty_lock(map->pages, map->npages, map->write);
+	kvio_assign_unpin(map, map->npages, map->write);
 	kvio_assign_account(adev, map->npages, false);
 	kvfree(map->pages);
 	kfree(map);
@@ -157,6 +217,7 @@ void kvio_assign_dma_release(struct kvio_assign_dev *adev)
 	list_for_each_entry_safe(map, tmp, &adev->maps, node) {
 		list_del(&map->node);
 		kvio_assign_map_free(adev, map, true);
+		cond_resched();
 	}
 	adev->nmaps = 0;
 	/* Copies iommu_get_group_resv_regions() made: no ->free, kfree()d. */
@@ -167,7 +228,10 @@ void kvio_assign_dma_release(struct kvio_assign_dev *adev)
 	iommu_group_release_dma_owner(adev->group);
 }
 
-/* Pin all pages of the range, or none. */
+/*
+ * Pin all pages of the range, or none.  A fatal signal stops it between
+ * batches (-EINTR): a VMM killed while it maps gigabytes exits at once.
+ */
 static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
 {
 	unsigned int gup = FOLL_LONGTERM | (map->write ? FOLL_WRITE : 0);
@@ -175,21 +239,28 @@ static int kvio_assign_pin(struct kvio_assign_map *map, unsigned long vaddr)
 	int n;
 
 	while (done < map->npages) {
+		if (fatal_signal_pending(current)) {
+			n = -EINTR;
+			goto fail;
+		}
 		n = min_t(unsigned long, map->npages - done, KVIO_PIN_BATCH);
 		n = pin_user_pages_fast(vaddr + (done << PAGE_SHIFT), n, gup,
 					map->pages + done);
-		if (n <= 0) {
-			unpin_user_pages(map->pages, done);
-			return n ? n : -EFAULT;
-		}
+		if (n <= 0)
+			goto fail;
 		done += n;
+		cond_resched();
 	}
 	return 0;
+fail:
+	kvio_assign_unpin(map, done, false);
+	return n ? n : -EFAULT;
 }
 
 /*
  * Map physically contiguous runs of the pinned pages in one go each.  On
- * failure what was mapped is unmapped; *@stuck if some of it stayed.
+ * failure, or a fatal signal between runs (-EINTR), what was mapped is
+ * unmapped; *@stuck if some of it stayed.
  */
 static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 				 struct kvio_assign_map *map, bool *stuck)
@@ -200,6 +271,10 @@ static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 	int ret;
 
 	while (i < map->npages) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto fail;
+		}
 		pa = page_to_phys(map->pages[i]);
 		for (n = 1; i + n < map->npages; n++)
 			if (page_to_phys(map->pages[i + n]) != pa + n * PAGE_SIZE)
@@ -207,14 +282,15 @@ static int kvio_assign_iommu_map(struct kvio_assign_dev *adev,
 		ret = kvio_iommu_map(adev->domain,
 				     map->iova + i * PAGE_SIZE, pa,
 				     n * PAGE_SIZE, prot);
-		if (ret) {
-			*stuck = i && !kvio_assign_unmap(adev, map->iova,
-							 i * PAGE_SIZE);
-			return ret;
-		}
+		if (ret)
+			goto fail;
 		i += n;
+		cond_resched();
 	}
 	return 0;
+fail:
+	*stuck = i && !kvio_assign_unmap(adev, map->iova, i * PAGE_SIZE);
+	return ret;
 }
 
 /*
@@ -349,7 +425,7 @@ long kvio_assign_dma_map(struct kvio_assign_dev *adev, void __user *arg)
 		return ret;
 	}
 	if (ret) {
-		unpin_user_pages(map->pages, map->npages);
+		kvio_assign_unpin(map, map->npages, false);
 		goto free;
 	}
 	list_add_tail(&map->node, &adev->maps);

@@ -7,7 +7,13 @@
  * started.  Needs kvio_assign loaded and, in the VM, an edu alone in its
  * IOMMU group (see selftests/kvio/assign_run.sh).
  */
+#include <linux/userfaultfd.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -826,6 +832,145 @@ TEST(killed_owner_releases_everything)
 	EXPECT_LE(0, fd);
 	if (fd >= 0)
 		close(fd);
+}
+
+/* Send or receive one fd over a unix socket. */
+static int fd_send(int sock, int fd)
+{
+	char c = 0, buf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = buf, .msg_controllen = sizeof(buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) == 1 ? 0 : -1;
+}
+
+static int fd_recv(int sock)
+{
+	char c, buf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = buf, .msg_controllen = sizeof(buf) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * A VMM killed while it maps a large range stops mapping: the pin loop
+ * looks for a fatal signal between its batches.  The child maps 64 Ki
+ * resident pages; one of them (page 700, in the second batch of 512) is
+ * missing and registered with a userfaultfd this process serves, so the
+ * map is known to be under way when that page faults.  We supply the page
+ * and SIGKILL the child at once: without the check the map pins all 64 Ki
+ * pages before the process dies (nr_foll_pin_acquired grows by at least
+ * that), with it a batch or so after page 700.  Everything pinned comes
+ * back when the process is gone.
+ */
+#define KILL_PAGES	65536UL
+#define KILL_HOLE	700UL
+
+TEST(dma_map_killable)
+{
+	long long acq0, acq;
+	struct pin_count pc0, pc;
+	struct uffd_msg msg;
+	struct edu_addr a;
+	int ret, status, sv[2], uffd, i;
+	struct pollfd pfd;
+	char *page;
+	pid_t pid;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pin_count_read(&pc0);
+	acq0 = vmstat_get("nr_foll_pin_acquired");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		const size_t len = KILL_PAGES * PG;
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+		char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int dfd = assign_open(&a);
+		int ufd = syscall(__NR_userfaultfd, O_CLOEXEC);
+
+		/* Root: CAP_IPC_LOCK, so RLIMIT_MEMLOCK does not apply. */
+		if (buf == MAP_FAILED || dfd < 0 || ufd < 0 ||
+		    ioctl(ufd, UFFDIO_API, &api))
+			_exit(1);
+		memset(buf, 0x3c, len);
+		if (madvise(buf + KILL_HOLE * PG, PG, MADV_DONTNEED))
+			_exit(2);
+		reg.range.start = (uintptr_t)(buf + KILL_HOLE * PG);
+		reg.range.len = PG;
+		if (ioctl(ufd, UFFDIO_REGISTER, &reg) || fd_send(sv[1], ufd))
+			_exit(3);
+		dma_map(dfd, buf, IOVA_BASE, len, KVIO_ASSIGN_DMA_READ |
+			KVIO_ASSIGN_DMA_WRITE);
+		_exit(4);	/* the map returned: never killed */
+	}
+	uffd = fd_recv(sv[0]);
+	ASSERT_LE(0, uffd) TH_LOG("the child set up nothing");
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 20000)) TH_LOG("the map never reached page %lu", KILL_HOLE);
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	page = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	memset(page, 0x3c, PG);
+	{
+		struct uffdio_copy copy = {
+			.dst = msg.arg.pagefault.address & ~(PG - 1),
+			.src = (uintptr_t)page,
+			.len = PG,
+		};
+
+		EXPECT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	}
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status))
+		TH_LOG("child exit %d", WEXITSTATUS(status));
+	write_file("/proc/sys/vm/stat_refresh", "1");
+	acq = vmstat_get("nr_foll_pin_acquired") - acq0;
+	TH_LOG("pins taken before the map stopped: %lld of %lu", acq, KILL_PAGES);
+	EXPECT_LE(512, acq);
+	EXPECT_GT((long long)KILL_PAGES, acq)
+		TH_LOG("the map ran to its end after SIGKILL");
+	close(uffd);
+	munmap(page, PG);
+	close(sv[0]);
+	close(sv[1]);
+	for (i = 0; i < 250; i++) {
+		pin_count_read(&pc);
+		if (pc.pins == pc0.pins)
+			break;
+		sleep_ms(20);
+	}
+	EXPECT_EQ(pc0.pins, pc.pins);
 }
 
 /*

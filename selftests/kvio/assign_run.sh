@@ -8,13 +8,16 @@
 # script loads irqbypass, kvm and kvio_assign.ko first.  Exits non-zero if
 # anything failed or is missing.
 #
-# usage: assign_run.sh [--no-iommu | --no-ir] [BINDIR]
+# usage: assign_run.sh [--no-iommu | --no-ir | --no-sc] [BINDIR]
 #
 # BINDIR defaults to this script's directory.  --no-iommu runs only
 # assign_noiommu's bind_and_open_refused, for a VM with an edu device and
 # no IOMMU, where the device must be refused; --no-ir only its
 # open_refused_without_ir, for a VM with an IOMMU without interrupt
-# remapping (intel-iommu,intremap=off), where opening must be refused.
+# remapping (intel-iommu,intremap=off), where opening must be refused;
+# --no-sc only its noncoherent_opt_in, for a VM whose IOMMU cannot block
+# no-snoop DMA (intel-iommu without snoop-control=on), where opening is
+# refused unless allow_noncoherent=1.
 #
 # kvio_assign.ko comes from $KVIO_ASSIGN_KO, else
 # $KVIO_REPO/build/$KVIO_KVER/kvio_assign.ko (as tools/vm/run sets them).
@@ -29,6 +32,10 @@ case ${1:-} in
 	;;
 --no-ir)
 	progs=assign_noiommu args="-t open_refused_without_ir"
+	shift
+	;;
+--no-sc)
+	progs=assign_noiommu args="-t noncoherent_opt_in"
 	shift
 	;;
 esac

@@ -36,8 +36,10 @@
  * Returns a new device fd (O_CLOEXEC).  Errors: ENODEV no such PCI
  * device; ENXIO the device is not bound to kvio_assign; EBUSY the device
  * or its IOMMU group is already open; EPERM another device of its IOMMU
- * group is not bound to kvio_assign (nor an idle bridge), or the platform
- * does not isolate the device's MSIs (no interrupt remapping).
+ * group is not bound to kvio_assign (nor an idle bridge), the platform
+ * does not isolate the device's MSIs (no interrupt remapping), or its
+ * IOMMU cannot keep the device's DMA cache coherent (no IOMMU_CACHE, or
+ * no-snoop not blocked) and the module parameter allow_noncoherent is 0.
  */
 struct kvio_assign_open {
 	__u32 argsz;
@@ -182,7 +184,8 @@ struct kvio_assign_config {
  * larger than KVIO_ASSIGN_DMA_MAX_SIZE or than the machine's RAM, or out
  * of memory; ENOSPC already KVIO_ASSIGN_DMA_MAX_MAPS maps; EPERM the
  * calling process is not the one that opened the device (it is charged
- * for the pins); ESRCH that process's address space is gone; E2BIG argsz
+ * for the pins); ESRCH that process's address space is gone; EINTR a
+ * fatal signal came while mapping (nothing stays mapped); E2BIG argsz
  * beyond this struct with non-zero bytes there.  A guest RAM larger than
  * KVIO_ASSIGN_DMA_MAX_SIZE is mapped in several maps.  DMA_UNMAP removes
  * exactly one earlier map, named by @iova and @size (ENOENT otherwise).
