@@ -224,7 +224,8 @@ static int kvio_assign_setup(struct kvio_assign_dev *adev)
 	adev->irq_type = -1;
 	adev->mm = current->mm;
 	mmgrab(adev->mm);
-	adev->opener = task_tgid_vnr(current);
+	/* As the kernel log and sysfs readers in the host see it. */
+	adev->opener = task_tgid_nr(current);
 	get_task_comm(adev->opener_comm, current);
 	return 0;
 }
@@ -392,10 +393,40 @@ static void kvio_assign_remove(struct pci_dev *pdev)
 	kfree(adev);
 }
 
+/*
+ * /sys/bus/pci/devices/BDF/kvio_assign_owner: "PID COMM" of the process
+ * that opened the device, "none" while nobody has: what tools/kvio-assign
+ * reads before it unbinds (which would wait for that process).  The group
+ * goes before remove() runs, and sysfs waits for a read in progress, so
+ * the device is still ours here.
+ */
+static ssize_t kvio_assign_owner_show(struct device *dev,
+				      struct device_attribute *attr, char *buf)
+{
+	struct kvio_assign_dev *adev = dev_get_drvdata(dev);
+	ssize_t n;
+
+	mutex_lock(&kvio_assign_list_lock);
+	if (adev->open)
+		n = sysfs_emit(buf, "%d %s\n", adev->opener, adev->opener_comm);
+	else
+		n = sysfs_emit(buf, "none\n");
+	mutex_unlock(&kvio_assign_list_lock);
+	return n;
+}
+static DEVICE_ATTR_RO(kvio_assign_owner);
+
+static struct attribute *kvio_assign_attrs[] = {
+	&dev_attr_kvio_assign_owner.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(kvio_assign);
+
 static struct pci_driver kvio_assign_driver = {
 	.name			= "kvio_assign",
 	.probe			= kvio_assign_probe,
 	.remove			= kvio_assign_remove,
+	.dev_groups		= kvio_assign_groups,
 	.driver_managed_dma	= true,
 };
 

@@ -1107,4 +1107,107 @@ TEST(tool_bind_status_unbind)
 	}
 }
 
+/* tools/kvio-assign ARG1 ARG2 DEV in a child of its own; its pid. */
+static pid_t tool_spawn(const char *a1, const char *a2, const char *dev)
+{
+	char path[400];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%.300s/tools/kvio-assign",
+		 getenv("KVIO_REPO"));
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", path, a1, a2, dev, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait up to @ms for @pid; its status in @status, or 0 if still running. */
+static pid_t wait_ms(pid_t pid, int *status, int ms)
+{
+	pid_t r;
+
+	for (; ms > 0; ms -= 50) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r)
+			return r;
+		sleep_ms(50);
+	}
+	return 0;
+}
+
+/*
+ * The tool never unbinds a device a VMM holds (the kernel would wait for
+ * the VMM, beyond Ctrl-C): kvio_assign_owner names the VMM, unbind refuses
+ * (1), unbind --wait waits in the script, where a signal stops it and
+ * changes nothing, and finishes the unbind once the VMM is gone.
+ */
+TEST(tool_unbind_waits_interruptibly)
+{
+	char path[256], own[128], want[32], out[4096], args[64], drv[64];
+	int ret, ready[2], status;
+	struct edu_addr a;
+	pid_t owner, w;
+
+	ret = edu_prepare(&a);
+	if (ret == -1)
+		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
+	if (ret == -2)
+		SKIP(return, "no edu device alone in an IOMMU group");
+	if (!getenv("KVIO_REPO"))
+		SKIP(return, "KVIO_REPO unset: cannot find tools/kvio-assign");
+	ASSERT_EQ(0, ret);
+	snprintf(path, sizeof(path), PCI_DEVS "/%s/kvio_assign_owner", a.name);
+	ASSERT_LT(0, kvio_read_text(path, own, sizeof(own)));
+	EXPECT_STREQ("none\n", own);
+
+	ASSERT_EQ(0, pipe(ready));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (owner == 0) {
+		int fd = assign_open(&a);
+
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(ret), read(ready[0], &ret, sizeof(ret)));
+	ASSERT_LE(0, ret) TH_LOG("owner cannot open: %s", strerror(-ret));
+	ASSERT_LT(0, kvio_read_text(path, own, sizeof(own)));
+	snprintf(want, sizeof(want), "%d ", owner);
+	EXPECT_EQ(0, strncmp(own, want, strlen(want))) TH_LOG("owner: %s", own);
+
+	snprintf(args, sizeof(args), "unbind %s", a.name);
+	EXPECT_EQ(1, tool(args, out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "is open by pid")) TH_LOG("%s", out);
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("kvio_assign", drv);
+
+	/* Waiting, then stopped by a signal: still bound, still open. */
+	w = tool_spawn("unbind", "--wait", a.name);
+	ASSERT_LT(0, w);
+	EXPECT_EQ(0, wait_ms(w, &status, 1500));
+	kill(w, SIGTERM);
+	EXPECT_EQ(w, wait_ms(w, &status, 5000)) TH_LOG("unbind --wait ignored SIGTERM");
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("kvio_assign", drv);
+
+	/* Waiting, then the VMM goes: the unbind happens. */
+	w = tool_spawn("unbind", "--wait", a.name);
+	ASSERT_LT(0, w);
+	sleep_ms(500);
+	kill(owner, SIGKILL);
+	waitpid(owner, NULL, 0);
+	ASSERT_EQ(w, wait_ms(w, &status, 20000)) {
+		kill(w, SIGKILL);
+		waitpid(w, NULL, 0);
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	driver_of(a.name, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	EXPECT_EQ(0, assign_bind(a.name));
+}
+
 TEST_HARNESS_MAIN
