@@ -347,9 +347,15 @@ static void nf_counts(const struct nf_cg *cg, struct nf_counts *c)
 	c->slab = nf_cg_stat(cg->top, "slab_unreclaimable");
 }
 
+/*
+ * @b as @a left it.  Pinned pages are counted system-wide, and other
+ * users come and go (a debug-kernel run once began a test with one page
+ * pinned that was released during it, kvio's only pin being the dirty
+ * log's, taken and dropped in one call): fewer than before is no leak.
+ */
 static int nf_same(const struct nf_counts *a, const struct nf_counts *b)
 {
-	return a->files == b->files && a->pinned == b->pinned &&
+	return a->files == b->files && b->pinned <= a->pinned &&
 	       a->workers == b->workers &&
 	       (a->kmem < 0 || b->kmem - a->kmem <= NF_KMEM_SLACK);
 }
@@ -426,7 +432,7 @@ static void nf_settled(struct __test_metadata *_metadata,
 	       c.workers - b->workers, c.kmem - b->kmem, c.slab - b->slab,
 	       c.kmem < 0 ? " (not measured)" : "");
 	EXPECT_EQ(b->files, c.files) TH_LOG("kvio-net files left open");
-	EXPECT_EQ(b->pinned, c.pinned) TH_LOG("pages left pinned");
+	EXPECT_GE(b->pinned, c.pinned) TH_LOG("pages left pinned");
 	EXPECT_EQ(b->workers, c.workers) TH_LOG("kvio worker threads left");
 	if (c.kmem >= 0 && c.kmem - b->kmem > NF_KMEM_SLACK)
 		nf_kmem_show(cg);

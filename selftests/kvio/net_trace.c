@@ -351,9 +351,14 @@ static void nt_traffic(struct __test_metadata *_metadata, __u64 features,
 		EXPECT_GE(r->bufs, r->entries);
 		EXPECT_LE(1, r->sent) TH_LOG("no %s interrupt traced", qn[i]);
 	}
-	/* RX buffers are posted with a kick; TX frames always are */
+	/*
+	 * TX frames are always posted with kicks.  RX buffers need none in
+	 * the window: the pair posted its first ones (with the kick) before
+	 * the trace was cleared, and a refill while the worker has the
+	 * ring's notifications off is never kicked (a debug-kernel run saw
+	 * 0 RX kicks in 67 turns, with debugfs agreeing, as checked above).
+	 */
 	EXPECT_LE(1, d->ring[NDP_TX].kicks);
-	EXPECT_LE(1, d->ring[NDP_RX].kicks);
 	EXPECT_LE(2, c.work_net) TH_LOG("kvio_work_run named no kvio_net handler");
 	/* a poll that runs while the trace is read has no stop yet */
 	EXPECT_LE(c.poll_stop, c.poll_start);
