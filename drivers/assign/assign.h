@@ -37,8 +37,7 @@ struct kvio_assign_dev {
 	struct iommu_group *group;
 	bool open;			/* under the driver's list lock */
 	struct completion released;	/* the owner closed the device fd */
-	pid_t opener;			/* who opened it (host pid), for the
-					 * logs and kvio_assign_owner */
+	pid_t opener;			/* host pid: logs, kvio_assign_owner */
 	char opener_comm[TASK_COMM_LEN];
 
 	/* Everything below belongs to the owner, under @lock. */

@@ -893,9 +893,11 @@ static int fd_recv(int sock)
 FIXTURE(kill) {
 	int unused;
 };
+
 FIXTURE_SETUP(kill)
 {
 }
+
 FIXTURE_TEARDOWN(kill)
 {
 }
@@ -915,8 +917,7 @@ TEST_F_TIMEOUT(kill, dma_map_killable, 180)
 
 	if (!uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
 	    (major < 6 || (major == 6 && minor < 3)))
-		SKIP(return, "Linux %s: a long-term pin cannot wait on a userfaultfd killably before 6.3",
-		     u.release);
+		SKIP(return, "Linux %s: before 6.3 this test hangs", u.release);
 	ret = edu_prepare(&a);
 	if (ret == -1)
 		SKIP(return, ASSIGN_CTL " is missing: load kvio_assign.ko");
@@ -973,7 +974,7 @@ TEST_F_TIMEOUT(kill, dma_map_killable, 180)
 		    read(sv[0], &err, sizeof(err)) == sizeof(err) &&
 		    err == -EFAULT) {
 			close(uffd);
-			SKIP(return, "a long-term pin cannot wait on a userfaultfd here (the map failed with EFAULT at the hole)");
+			SKIP(return, "no userfaultfd wait here: EFAULT at the hole");
 		}
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
