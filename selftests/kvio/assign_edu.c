@@ -1033,12 +1033,39 @@ TEST_F_TIMEOUT(kill, dma_map_killable, 180)
 }
 
 /*
+ * A VMM stand-in: a child that opens @a and waits to be killed.  Its pid
+ * once it has tried; its open's result (fd or -errno) in *@ret.
+ */
+static pid_t owner_spawn(const struct edu_addr *a, int *ret)
+{
+	int ready[2];
+	pid_t pid;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int fd = assign_open(a);
+
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	if (pid > 0 && read(ready[0], ret, sizeof(*ret)) != sizeof(*ret))
+		*ret = -EIO;
+	close(ready[0]);
+	close(ready[1]);
+	return pid;
+}
+
+/*
  * Unbinding a device a VMM holds waits for the VMM to let go, rather than
  * pulling the device from under it.
  */
 TEST(unbind_waits_for_owner)
 {
-	int ret, ready[2], kmsg, status, i;
+	int ret, kmsg, status, i;
 	char path[256], drv[64];
 	struct edu_addr a;
 	pid_t owner, unbinder;
@@ -1049,18 +1076,8 @@ TEST(unbind_waits_for_owner)
 	if (ret == -2)
 		SKIP(return, "no edu device alone in an IOMMU group");
 	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, pipe(ready));
-	owner = fork();
-	ASSERT_LE(0, owner);
-	if (owner == 0) {
-		int fd = assign_open(&a);
-
-		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	ASSERT_EQ(sizeof(ret), read(ready[0], &ret, sizeof(ret)));
+	owner = owner_spawn(&a, &ret);
+	ASSERT_LT(0, owner);
 	ASSERT_LE(0, ret) TH_LOG("owner cannot open: %s", strerror(-ret));
 
 	kmsg = kmsg_open();
@@ -1205,7 +1222,7 @@ static pid_t wait_ms(pid_t pid, int *status, int ms)
 TEST(tool_unbind_waits_interruptibly)
 {
 	char path[256], own[128], want[32], out[4096], args[64], drv[64];
-	int ret, ready[2], status;
+	int ret, status;
 	struct edu_addr a;
 	pid_t owner, w;
 
@@ -1221,18 +1238,8 @@ TEST(tool_unbind_waits_interruptibly)
 	ASSERT_LT(0, kvio_read_text(path, own, sizeof(own)));
 	EXPECT_STREQ("none\n", own);
 
-	ASSERT_EQ(0, pipe(ready));
-	owner = fork();
-	ASSERT_LE(0, owner);
-	if (owner == 0) {
-		int fd = assign_open(&a);
-
-		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	ASSERT_EQ(sizeof(ret), read(ready[0], &ret, sizeof(ret)));
+	owner = owner_spawn(&a, &ret);
+	ASSERT_LT(0, owner);
 	ASSERT_LE(0, ret) TH_LOG("owner cannot open: %s", strerror(-ret));
 	ASSERT_LT(0, kvio_read_text(path, own, sizeof(own)));
 	snprintf(want, sizeof(want), "%d ", owner);
