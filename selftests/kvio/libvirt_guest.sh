@@ -237,14 +237,6 @@ EOF
 
 # --- the host side --------------------------------------------------------
 
-guest() { nested_console_say "$1" "$tmp/guest.console"; }
-
-wait_guest() {
-	nested_wait_console "$1" "$tmp/guest.console" "$2" "$qpid" || return 1
-	echo "$1 $(nested_since "$t_start")" >>"$tmp/seen"
-}
-guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
-
 # QEMU's pid, from the pid file libvirt keeps for the domain.
 qemu_pid() {
 	f=$tmp/libvirt/run/qemu/$DOM.pid
@@ -297,7 +289,7 @@ run_guest() { # boot-wait run-wait
 	write_domain >"$tmp/domain.xml"
 	virsh_ destroy "$DOM" >/dev/null 2>&1
 	virsh_ undefine "$DOM" >/dev/null 2>&1
-	t_start=$(nested_now)
+	nested_t0=$(nested_now)
 	if ! virsh_ define "$tmp/domain.xml" >"$tmp/virsh.out" 2>&1 ||
 	   ! virsh_ start "$DOM" >>"$tmp/virsh.out" 2>&1; then
 		sed 's/^/# virsh: /' "$tmp/virsh.out"
@@ -306,10 +298,10 @@ run_guest() { # boot-wait run-wait
 	fi
 	qpid=$(qemu_pid)
 	[ -n "$qpid" ] || return 1
-	wait_guest init "$1" || return 1
-	wait_guest first-ping "$2" || return 1
+	nested_wait_guest init "$1" || return 1
+	nested_wait_guest first-ping "$2" || return 1
 	nested_ping "$GUEST"
-	wait_guest 'done' "$2"
+	nested_wait_guest 'done' "$2"
 }
 
 why_not() {
@@ -370,9 +362,9 @@ elif [ "$ACCEL" = tcg ]; then
 fi
 ktap_diag "accelerator: $ACCEL"
 
-nics=$(guest nics)
+nics=$(nested_guest nics)
 if [ -z "$start_failed" ] && [ -n "$nics" ] && [ "${nics%% *}" != none ]; then
-	ktap_result ok libvirt_start "guest init $(guest_at init) s after virsh start; NIC and CPUs: $nics"
+	ktap_result ok libvirt_start "guest init $(nested_guest_at init) s after virsh start; NIC and CPUs: $nics"
 else
 	[ -n "$start_failed" ] && lv_why
 	ktap_result fail libvirt_start "the guest did not come up with its NIC (${nics:-no report})"
@@ -413,7 +405,7 @@ else
 	ktap_result fail vhost_from_libvirt "$why"
 fi
 
-p=$(guest ping)
+p=$(nested_guest ping)
 ktap_diag "guest -> host: $p"
 ktap_diag "host -> guest: $nested_p"
 loss=$(nested_loss_of "$p")
@@ -424,13 +416,13 @@ else
 fi
 
 KB=$((XFER_KB * 1024))
-g=$(guest g2h)
+g=$(nested_guest g2h)
 if nested_intact "$g" "$tmp/in" && [ "$(nested_field 2 "$g")" -eq "$KB" ]; then
 	ktap_result ok guest_to_host "$XFER_KB KiB intact"
 else
 	ktap_result fail guest_to_host "guest says '$g', host got $(wc -c <"$tmp/in") bytes"
 fi
-h=$(guest h2g)
+h=$(nested_guest h2g)
 if nested_intact "$h" "$tmp/out"; then
 	ktap_result ok host_to_guest "$XFER_KB KiB intact"
 else

@@ -201,23 +201,13 @@ EOF2
 
 # --- the host side --------------------------------------------------------
 
-# The last "KVIO: $1 ..." line of the guest, without the prefix and key.
-guest() { nested_console_say "$1" "$tmp/guest.console"; }
-
-# Wait up to $2 seconds for the guest to say $1, while QEMU lives, and
-# note when it did, in seconds since QEMU started (for guest_at).
-wait_guest() {
-	nested_wait_console "$1" "$tmp/guest.console" "$2" "$qpid" || return 1
-	echo "$1 $(nested_since "$t_qemu")" >>"$tmp/seen"
-}
-guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
-
 # The guest's QEMU under $ACCEL: NIC A on tap kvt0 and vhost fd 3, NIC B
 # on the two queues of kvt1 (fds 6 and 7, opened by helper_tapfds) and
 # vhost fds 4 and 5.
 start_qemu() {
 	: >"$tmp/seen"
 	t_qemu=$(nested_now)
+	nested_t0=$t_qemu
 	nested_smp=2
 	nested_append="kvio_xfer=$XFER_KB:$MQ_XFER_KB"
 	nested_wrap="$tapfds $TAP1 6,7"
@@ -314,10 +304,10 @@ run_guest() { # boot-wait run-wait
 	tx0=$(nested_stat_of $TAP0 tx_bytes)
 	nested_p=
 	start_qemu
-	wait_guest init "$1" || return 1
-	wait_guest first-ping "$2" || return 1
+	nested_wait_guest init "$1" || return 1
+	nested_wait_guest first-ping "$2" || return 1
 	nested_ping "$GUEST0"
-	wait_guest 'done' "$2"
+	nested_wait_guest 'done' "$2"
 }
 
 why_not() {
@@ -345,11 +335,11 @@ elif [ "$ACCEL" = tcg ]; then
 fi
 ktap_diag "accelerator: $ACCEL"
 
-if [ -n "$(guest nics)" ]; then
+if [ -n "$(nested_guest nics)" ]; then
 	# shellcheck disable=SC2046 # the guest's words
-	set -- $(guest nics)
+	set -- $(nested_guest nics)
 	if [ "$1" != none ] && [ "$2" != none ]; then
-		ktap_result ok nested_boot "guest init $(guest_at init) s after QEMU started; NICs $1 $2, $3 CPUs"
+		ktap_result ok nested_boot "guest init $(nested_guest_at init) s after QEMU started; NICs $1 $2, $3 CPUs"
 	else
 		ktap_result fail nested_boot "the guest is missing a NIC: $*"
 	fi
@@ -357,9 +347,9 @@ else
 	ktap_bail "the guest did not come up"
 fi
 
-fp=$(guest first-ping)
+fp=$(nested_guest first-ping)
 if [ -n "$fp" ] && [ "$(nested_field 2 "$fp")" -lt 60 ]; then
-	ktap_diag "first ping answered $(guest_at first-ping) s after QEMU started (guest uptime $(nested_field 1 "$fp") s)"
+	ktap_diag "first ping answered $(nested_guest_at first-ping) s after QEMU started (guest uptime $(nested_field 1 "$fp") s)"
 else
 	ktap_diag "the guest's pings went unanswered"
 fi
@@ -375,7 +365,7 @@ else
 	ktap_result ok vhost_in_use
 fi
 
-p=$(guest ping)
+p=$(nested_guest ping)
 ktap_diag "guest -> host: $p"
 ktap_diag "host -> guest: $nested_p"
 loss=$(nested_loss_of "$p")
@@ -395,14 +385,14 @@ rate() {
 KB=$((XFER_KB * 1024))
 MQ_KB=$((MQ_XFER_KB * 1024))
 
-g=$(guest g2h)
+g=$(nested_guest g2h)
 if nested_intact "$g" "$tmp/in0" && [ "$(nested_field 2 "$g")" -eq "$KB" ]; then
 	ktap_result ok guest_to_host "guest -> host: $XFER_KB KiB, $(rate "$g")"
 else
 	ktap_result fail guest_to_host "guest -> host: guest says '$g', host got $(wc -c <"$tmp/in0") bytes"
 fi
 
-h=$(guest h2g)
+h=$(nested_guest h2g)
 if nested_intact "$h" "$tmp/out0"; then
 	ktap_result ok host_to_guest "host -> guest: $XFER_KB KiB, $(rate "$h")"
 else
@@ -417,11 +407,11 @@ else
 	ktap_result fail tap_counters "$TAP0: $rx bytes from the guest, $tx bytes to it"
 fi
 
-mga=$(guest mq-g2h-a)
-mgb=$(guest mq-g2h-b)
-mha=$(guest mq-h2g-a)
-mhb=$(guest mq-h2g-b)
-mp=$(guest mq-ping)
+mga=$(nested_guest mq-g2h-a)
+mgb=$(nested_guest mq-g2h-b)
+mha=$(nested_guest mq-h2g-a)
+mhb=$(nested_guest mq-h2g-b)
+mp=$(nested_guest mq-ping)
 ktap_diag "two-queue NIC: $mp"
 mloss=$(nested_loss_of "$mp")
 if [ -n "$mloss" ] && [ "$mloss" -le 20 ] &&
@@ -453,9 +443,9 @@ if [ -n "$MAC2" ]; then
 	else
 		ktap_result fail ring_format "expected bit 34 set on three NICs"
 	fi
-	up=$(guest u-ping)
-	ug=$(guest u-g2h)
-	uh=$(guest u-h2g)
+	up=$(nested_guest u-ping)
+	ug=$(nested_guest u-g2h)
+	uh=$(nested_guest u-h2g)
 	ktap_diag "QEMU's own packed NIC: $up"
 	uloss=$(nested_loss_of "$up")
 	if [ -n "$uloss" ] && [ "$uloss" -le 20 ] &&

@@ -25,6 +25,10 @@
 #   nested_take PORT FILE     a one-shot listener receiving into FILE
 #   nested_wait_console KEY FILE SECONDS PID
 #   nested_console_say KEY FILE
+#   nested_guest KEY          the same for the one guest of $qpid, whose
+#   nested_wait_guest KEY SECONDS   console is $tmp/guest.console; the
+#   nested_guest_at KEY       wait notes when KEY came, in seconds since
+#                             $nested_t0 (set by the caller at its start)
 #   nested_intact "SHA BYTES" FILE  the guest's report matches FILE
 #   nested_ping ADDR          five pings from here: $nested_p, $nested_loss
 #   nested_worker_ran PID     $nested_ran, "count ran" of the device's
@@ -51,6 +55,7 @@ kvm_loaded=
 qpid=
 cleanup_extra=
 nested_cpus_off=
+nested_t0=
 
 nested_cleanup() {
 	[ -n "$cleanup_extra" ] && "$cleanup_extra"
@@ -377,6 +382,16 @@ nested_vhost_trouble() { # name
 nested_console_say() { # key file
 	tr -d '\r' <"$2" | sed -n "s/^KVIO: $1 //p" | tail -n 1
 }
+
+# A script's one guest (console $tmp/guest.console, QEMU $qpid): its last
+# "KVIO: $1 ..." line; a wait for it of up to $2 seconds that notes, in
+# $tmp/seen, when it came (seconds since $nested_t0); and that time.
+nested_guest() { nested_console_say "$1" "$tmp/guest.console"; }
+nested_wait_guest() { # key seconds
+	nested_wait_console "$1" "$tmp/guest.console" "$2" "$qpid" || return 1
+	echo "$1 $(nested_since "$nested_t0")" >>"$tmp/seen"
+}
+nested_guest_at() { sed -n "s/^$1 //p" "$tmp/seen" | tail -n 1; }
 
 # Wait up to $3 seconds (times KVIO_TIME_SCALE, see kvio_harness.h) for
 # console file $2 to say "KVIO: $1", while process $4 lives.
