@@ -23,6 +23,7 @@
 #define KVIO_NET_FEATURES	(KVIO_FEATURES |			\
 				 BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR) |	\
 				 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF) |	\
+				 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
 				 BIT_ULL(VIRTIO_F_RING_RESET))
 
 #define KVIO_NET_BACKEND_FEATURES	BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
@@ -242,6 +243,19 @@ static long kvio_net_set_features(struct kvio_net *n, u64 features)
 			mutex_unlock(&n->dev.mutex);
 			return -EBUSY;
 		}
+	}
+	/*
+	 * As upstream: every SET_FEATURES with ACCESS_PLATFORM starts an
+	 * empty IOTLB, one without drops it; either way a ring whose
+	 * addresses were in the other address space forgets them.
+	 */
+	if (features & BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)) {
+		if (kvio_dev_iotlb_init(&n->dev)) {
+			mutex_unlock(&n->dev.mutex);
+			return -EFAULT;
+		}
+	} else {
+		kvio_dev_iotlb_clear(&n->dev);
 	}
 	for (i = 0; i < KVIO_NET_VQ_MAX; i++) {
 		struct kvio_net_vring *nvr = &n->vrings[i];

@@ -36,10 +36,10 @@ static void kvio_debugfs_vring(struct seq_file *m, struct kvio_vring *vr)
 	seq_printf(m, "  features %#llx backend_features %#llx\n",
 		   READ_ONCE(vr->acked_features),
 		   READ_ONCE(vr->acked_backend_features));
-	seq_printf(m, "  desc %#lx avail %#lx used %#lx log %s\n",
-		   (unsigned long)READ_ONCE(vr->desc),
-		   (unsigned long)READ_ONCE(vr->avail),
-		   (unsigned long)READ_ONCE(vr->used),
+	seq_printf(m, "  desc %#llx avail %#llx used %#llx%s log %s\n",
+		   READ_ONCE(vr->desc_addr), READ_ONCE(vr->avail_addr),
+		   READ_ONCE(vr->used_addr),
+		   READ_ONCE(vr->iotlb) ? " (iova)" : "",
 		   READ_ONCE(vr->log_used) ? "on" : "off");
 	seq_printf(m, "  last_avail %#x avail %#x used %#x\n",
 		   READ_ONCE(vr->last_avail_idx), READ_ONCE(vr->avail_idx),

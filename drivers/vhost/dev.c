@@ -33,6 +33,9 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 
 	mutex_init(&dev->mutex);
 	init_waitqueue_head(&dev->wait);
+	dev->iotlb = NULL;
+	spin_lock_init(&dev->iotlb_lock);
+	INIT_LIST_HEAD(&dev->iotlb_read);
 	dev->id = atomic_inc_return(&kvio_dev_ids);
 	dev->vrings = vrings;
 	dev->nvrings = nvrings;
@@ -52,6 +55,7 @@ void kvio_dev_init(struct kvio_dev *dev, struct kvio_vring **vrings,
 		vr->kick = NULL;
 		vr->call_ctx = NULL;
 		vr->err_ctx = NULL;
+		vr->miss.state = 0;
 		kvio_vring_reset(vr);
 		if (vr->handle_kick)
 			kvio_poll_init(&vr->poll, vr->handle_kick, EPOLLIN, vr);
@@ -125,7 +129,8 @@ static void kvio_put_ctx(struct eventfd_ctx **ctx)
  * kvio_dev_cleanup - release everything the owner gave @dev
  * @dev: the device, stopped (kvio_dev_stop()) and without backends
  *
- * Drops eventfds, the memory table, the worker reference and the mm.
+ * Drops eventfds, the IOTLB, the memory table, the worker reference and
+ * the mm.
  */
 void kvio_dev_cleanup(struct kvio_dev *dev)
 {
@@ -133,6 +138,8 @@ void kvio_dev_cleanup(struct kvio_dev *dev)
 
 	lockdep_assert_held(&dev->mutex);
 
+	/* Before the rings forget it; wakes blocked readers to EBADFD. */
+	kvio_dev_iotlb_clear(dev);
 	for (i = 0; i < dev->nvrings; i++) {
 		struct kvio_vring *vr = dev->vrings[i];
 

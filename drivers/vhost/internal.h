@@ -19,8 +19,8 @@ void kvio_task_wake(struct kvio_task *task);
 
 /*
  * What the files of kvio_vhost use of each other.  Calls go one way, each
- * file using only those listed before it: task, worker, log, mem, ring,
- * chain, packed, ring, vring, dev, debugfs (and iotlb, which uses none).
+ * file using only those listed before it: task, worker, iotlb, log, mem,
+ * chain, packed, ring, vring, dev, debugfs.
  */
 
 /* worker.c */
@@ -43,6 +43,14 @@ int kvio_worker_attach(struct kvio_dev *dev);
 void kvio_worker_detach(struct kvio_dev *dev);
 long kvio_worker_ioctl(struct kvio_dev *dev, unsigned int ioctl,
 		       void __user *argp);
+
+/* iotlb.c */
+void kvio_iotlb_miss(struct kvio_vring *vr, u64 iova, u32 perm);
+int kvio_iotlb_translate(struct kvio_vring *vr, u64 iova, u64 len,
+			 struct iovec *iov, unsigned int iov_max, u32 perm);
+void __user *kvio_iotlb_ptr(struct kvio_vring *vr, u64 iova, u64 len,
+			    u32 perm);
+void kvio_iotlb_meta_reset(struct kvio_vring *vr);
 
 /* debugfs.c */
 void kvio_debugfs_init(void);
@@ -83,6 +91,10 @@ struct kvio_pop {
 };
 
 /* chain.c */
+size_t kvio_ring_used_size(const struct kvio_vring *vr, unsigned int num);
+size_t kvio_ring_avail_size(const struct kvio_vring *vr, unsigned int num);
+void __user *kvio_ring_used_ptr(struct kvio_vring *vr, u64 offset, u64 len,
+				u32 perm);
 int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 gpa, u32 len);
 bool kvio_chain_visit(struct kvio_pop *pop);
 int kvio_chain_buffer(struct kvio_vring *vr, struct kvio_pop *pop, u64 gpa,
@@ -100,6 +112,12 @@ bool kvio_packed_enable_notify(struct kvio_vring *vr);
 bool kvio_packed_avail_moved(struct kvio_vring *vr);
 int kvio_packed_start(struct kvio_vring *vr);
 void kvio_packed_free(struct kvio_vring *vr);
+
+/* The ring's areas, accessible before any access (kvio_ring_translate()). */
+static inline int kvio_ring_meta(struct kvio_vring *vr)
+{
+	return likely(vr->meta_ok) ? 0 : kvio_ring_translate(vr);
+}
 
 /* vring.c */
 void kvio_vring_reset(struct kvio_vring *vr);

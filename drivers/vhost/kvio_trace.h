@@ -56,6 +56,25 @@ TRACE_EVENT(kvio_used,
 		      __entry->bufs, __entry->used_idx)
 );
 
+/* A ring waits for a translation: it asked the VMM for @iova (IOTLB). */
+TRACE_EVENT(kvio_iotlb_miss,
+	    TP_PROTO(const struct kvio_vring *vr, u64 iova, u32 perm),
+	    TP_ARGS(vr, iova, perm),
+	    TP_STRUCT__entry(__field(pid_t, owner)
+			     __field(u32, dev)
+			     __field(int, ring)
+			     __field(u64, iova)
+			     __field(u32, perm)),
+	    TP_fast_assign(__entry->owner = vr->owner_pid;
+			   __entry->dev = vr->dev->id;
+			   __entry->ring = vr->index;
+			   __entry->iova = iova;
+			   __entry->perm = perm;),
+	    TP_printk("owner=%d dev=%u ring=%d iova=%#llx perm=%u",
+		      __entry->owner, __entry->dev, __entry->ring,
+		      __entry->iova, __entry->perm)
+);
+
 /* After used entries: the guest was interrupted, or asked not to be. */
 TRACE_EVENT(kvio_signal,
 	    TP_PROTO(const struct kvio_vring *vr, bool sent),

@@ -71,6 +71,38 @@ static int kvio_log_range(struct kvio_vring *vr, u64 gpa, u64 len)
 	return 0;
 }
 
+/*
+ * Mark dirty what the device wrote at user address @ua: the guest-physical
+ * pages of every region that maps it, as the guest may see a page at more
+ * than one address.  -EFAULT if no region maps it or the log is not
+ * writable.
+ */
+static int kvio_log_uaddr(struct kvio_vring *vr, u64 ua, u64 len)
+{
+	const struct kvio_mem *mem = vr->mem;
+	bool hit = false;
+	u32 i;
+	int ret;
+
+	if (!len)
+		return 0;
+	if (!mem)
+		return -EFAULT;
+	for (i = 0; i < mem->nregions; i++) {
+		const struct kvio_mem_region *r = &mem->region[i];
+		u64 size = r->last - r->start;
+
+		if (ua < r->uaddr || ua - r->uaddr > size ||
+		    len - 1 > size - (ua - r->uaddr))
+			continue;
+		ret = kvio_log_range(vr, r->start + (ua - r->uaddr), len);
+		if (ret)
+			return ret;
+		hit = true;
+	}
+	return hit ? 0 : -EFAULT;
+}
+
 /**
  * kvio_log_write - mark the guest buffers a chain received dirty
  * @vr: the ring; its mutex is held
@@ -97,7 +129,11 @@ int kvio_log_write(struct kvio_vring *vr, const struct kvio_log_entry *log,
 	for (i = 0; i < nlog && len; i++) {
 		u64 l = min(log[i].len, len);
 
-		ret = kvio_log_range(vr, log[i].gpa, l);
+		/* With an IOTLB the entries are user addresses. */
+		if (vr->iotlb)
+			ret = kvio_log_uaddr(vr, log[i].addr, l);
+		else
+			ret = kvio_log_range(vr, log[i].addr, l);
 		if (ret)
 			return ret;
 		len -= l;
@@ -110,10 +146,12 @@ EXPORT_SYMBOL_GPL(kvio_log_write);
 
 /*
  * Mark @len bytes at @offset into the used ring dirty, if it is logged;
- * -EFAULT if the log is not writable.
+ * -EFAULT if the log is not writable.  With an IOTLB the ring's log
+ * address is an IOVA: the write is logged where it was translated to.
  */
 int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
 {
+	void __user *p;
 	int ret;
 
 	lockdep_assert_held(&vr->mutex);
@@ -122,7 +160,14 @@ int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
 		return 0;
 	/* The used ring's new contents before their bits, as above. */
 	smp_wmb();
-	ret = kvio_log_range(vr, vr->log_addr + offset, len);
+	if (vr->iotlb) {
+		p = kvio_iotlb_ptr(vr, vr->used_addr + offset, len,
+				   VHOST_ACCESS_WO);
+		ret = IS_ERR(p) ? PTR_ERR(p) :
+		      kvio_log_uaddr(vr, (u64)(unsigned long)p, len);
+	} else {
+		ret = kvio_log_range(vr, vr->log_addr + offset, len);
+	}
 	if (!ret && vr->log_ctx)
 		kvio_eventfd_signal(vr->log_ctx);
 	return ret;
@@ -135,44 +180,24 @@ int kvio_log_used(struct kvio_vring *vr, u64 offset, u64 len)
  * @len: bytes written
  *
  * For a packed ring's descriptors, whose guest-physical address the VMM
- * does not give: found through the memory table, in every region that
- * maps @uaddr, as the guest may see the page at more than one address.
- * Only when the VMM logs the ring (VHOST_VRING_F_LOG).
+ * does not give: found through the memory table.  Only when the VMM logs
+ * the ring (VHOST_VRING_F_LOG).
  *
  * Return: 0, or -EFAULT if the log is not writable or no region maps
  * @uaddr (the caller breaks the ring).
  */
 int kvio_log_hva(struct kvio_vring *vr, const void __user *uaddr, u64 len)
 {
-	u64 ua = (u64)(unsigned long)uaddr;
-	const struct kvio_mem *mem = vr->mem;
-	bool hit = false;
-	u32 i;
 	int ret;
 
 	lockdep_assert_held(&vr->mutex);
 
 	if (!vr->log_used || !len)
 		return 0;
-	if (!mem)
-		return -EFAULT;
 	/* The ring's new contents before their bits, as above. */
 	smp_wmb();
-	for (i = 0; i < mem->nregions; i++) {
-		const struct kvio_mem_region *r = &mem->region[i];
-		u64 size = r->last - r->start;
-
-		if (ua < r->uaddr || ua - r->uaddr > size ||
-		    len - 1 > size - (ua - r->uaddr))
-			continue;
-		ret = kvio_log_range(vr, r->start + (ua - r->uaddr), len);
-		if (ret)
-			return ret;
-		hit = true;
-	}
-	if (!hit)
-		return -EFAULT;
-	if (vr->log_ctx)
+	ret = kvio_log_uaddr(vr, (u64)(unsigned long)uaddr, len);
+	if (!ret && vr->log_ctx)
 		kvio_eventfd_signal(vr->log_ctx);
-	return 0;
+	return ret;
 }

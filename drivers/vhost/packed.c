@@ -132,8 +132,13 @@ static int kvio_packed_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
 	for (i = 0; i < count; i++) {
 		if (!kvio_chain_visit(pop))
 			return kvio_ring_break(vr, "descriptor chain too long");
-		if (kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
-				    sizeof(d)))
+		ret = kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
+				      sizeof(d));
+		if (ret == -EAGAIN)
+			return ret;
+		if (ret == -EPERM)
+			return kvio_ring_break(vr, "indirect table mapped without read access");
+		if (ret)
 			return kvio_ring_break(vr, "indirect table outside guest memory");
 		flags = le16_to_cpu(d.flags);
 		if (flags & VRING_DESC_F_INDIRECT)
@@ -438,6 +443,7 @@ void kvio_packed_free(struct kvio_vring *vr)
 int kvio_packed_start(struct kvio_vring *vr)
 {
 	u16 *id_ndesc = NULL, *pop_ndesc = NULL;
+	__le16 __user *flags_p;
 	u16 flags;
 
 	/*
@@ -463,7 +469,11 @@ int kvio_packed_start(struct kvio_vring *vr)
 	/* Everything that can fail before the ring changes. */
 	flags = vr->used_flags & VRING_USED_F_NO_NOTIFY ?
 		VRING_PACKED_EVENT_FLAG_DISABLE : VRING_PACKED_EVENT_FLAG_ENABLE;
-	if (put_user(cpu_to_le16(flags), &kvio_packed_device(vr)->flags)) {
+	flags_p = kvio_ring_used_ptr(vr,
+				     offsetof(struct vring_packed_desc_event,
+					      flags),
+				     sizeof(*flags_p), VHOST_ACCESS_WO);
+	if (IS_ERR(flags_p) || put_user(cpu_to_le16(flags), flags_p)) {
 		kvfree(id_ndesc);
 		kvfree(pop_ndesc);
 		return -EFAULT;

@@ -49,8 +49,13 @@ static int kvio_pop_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
 			return kvio_ring_break(vr, "loop in indirect table");
 		if (!kvio_chain_visit(pop))
 			return kvio_ring_break(vr, "descriptor chain too long");
-		if (kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
-				    sizeof(d)))
+		ret = kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
+				      sizeof(d));
+		if (ret == -EAGAIN)
+			return ret;
+		if (ret == -EPERM)
+			return kvio_ring_break(vr, "indirect table mapped without read access");
+		if (ret)
 			return kvio_ring_break(vr, "indirect table outside guest memory");
 		if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT))
 			return kvio_ring_break(vr, "indirect inside indirect");
@@ -139,6 +144,9 @@ int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 
 	if (vr->broken)
 		return -EINVAL;
+	ret = kvio_ring_meta(vr);
+	if (ret)
+		return ret;
 	if (vr->packed) {
 		/* Bits 0-14 of a packed position: the descriptor index. */
 		vr->walk_head = vr->last_avail_idx & (BIT(15) - 1);
@@ -250,6 +258,9 @@ int kvio_ring_push(struct kvio_vring *vr, const struct kvio_used *used,
 
 	lockdep_assert_held(&vr->mutex);
 
+	ret = kvio_ring_meta(vr);
+	if (ret)
+		return ret;
 	if (vr->packed)
 		ret = kvio_packed_push(vr, used, n, false);
 	else
@@ -285,6 +296,9 @@ int kvio_ring_push_batch(struct kvio_vring *vr, const struct kvio_used *used,
 		return 0;
 	if (!kvio_has_feature(vr, VIRTIO_F_IN_ORDER))
 		return kvio_ring_push(vr, used, n);
+	ret = kvio_ring_meta(vr);
+	if (ret)
+		return ret;
 	if (vr->packed)
 		ret = kvio_packed_push(vr, used, n, true);
 	else
@@ -336,7 +350,7 @@ void kvio_ring_signal(struct kvio_vring *vr)
 
 	lockdep_assert_held(&vr->mutex);
 
-	if (!vr->call_ctx)
+	if (!vr->call_ctx || kvio_ring_meta(vr))
 		return;
 	sent = kvio_ring_should_signal(vr);
 	if (sent) {
@@ -362,7 +376,7 @@ void kvio_ring_disable_notify(struct kvio_vring *vr)
 {
 	lockdep_assert_held(&vr->mutex);
 
-	if (vr->used_flags & VRING_USED_F_NO_NOTIFY)
+	if ((vr->used_flags & VRING_USED_F_NO_NOTIFY) || kvio_ring_meta(vr))
 		return;
 	vr->used_flags |= VRING_USED_F_NO_NOTIFY;
 	if (vr->packed)
@@ -381,13 +395,15 @@ EXPORT_SYMBOL_GPL(kvio_ring_disable_notify);
  */
 bool kvio_ring_enable_notify(struct kvio_vring *vr)
 {
-	__virtio16 __user *avail_event = (void __user *)&vr->used->ring[vr->num];
+	__virtio16 __user *avail_event;
 	u16 seen = vr->avail_idx;
 
 	lockdep_assert_held(&vr->mutex);
 
-	if (vr->broken || !(vr->used_flags & VRING_USED_F_NO_NOTIFY))
+	if (vr->broken || !(vr->used_flags & VRING_USED_F_NO_NOTIFY) ||
+	    kvio_ring_meta(vr))
 		return false;
+	avail_event = (void __user *)&vr->used->ring[vr->num];
 	vr->used_flags &= ~VRING_USED_F_NO_NOTIFY;
 	if (vr->packed)
 		return kvio_packed_enable_notify(vr);
@@ -446,7 +462,7 @@ bool kvio_ring_busyloop(struct kvio_vring *vr, bool avail,
 
 	lockdep_assert_held(&vr->mutex);
 
-	if (!vr->busyloop_timeout || vr->broken)
+	if (!vr->busyloop_timeout || vr->broken || kvio_ring_meta(vr))
 		return false;
 	kvio_stat_add(&vr->stats.polls, 1);
 	end = local_clock() + (u64)vr->busyloop_timeout * NSEC_PER_USEC;

@@ -30,9 +30,15 @@ static void kvio_vring_init_is_le(struct kvio_vring *vr)
 void kvio_vring_reset(struct kvio_vring *vr)
 {
 	vr->num = 1;
+	vr->desc_addr = 0;
+	vr->avail_addr = 0;
+	vr->used_addr = 0;
 	vr->desc = NULL;
 	vr->avail = NULL;
 	vr->used = NULL;
+	/* The device's IOTLB is gone by now (kvio_dev_cleanup()). */
+	vr->iotlb = NULL;
+	vr->meta_ok = true;
 	vr->log_used = false;
 	vr->log_addr = -1ULL;
 	vr->log_base = NULL;
@@ -56,50 +62,18 @@ void kvio_vring_reset(struct kvio_vring *vr)
 	vr->mem = NULL;
 }
 
-/**
- * kvio_vring_is_packed - the format of @vr's ring
- * @vr: the ring; its mutex is held
- *
- * Return: the format a running ring has, else the one its features say
- * it will have.
+/*
+ * Can the used ring of @vr be logged at its log_addr?  With an IOTLB the
+ * log address is an IOVA nothing uses: writes to the ring are logged by
+ * the guest-physical address of their translation.
  */
-bool kvio_vring_is_packed(const struct kvio_vring *vr)
-{
-	return vr->backend ? vr->packed :
-	       kvio_has_feature(vr, VIRTIO_F_RING_PACKED);
-}
-EXPORT_SYMBOL_GPL(kvio_vring_is_packed);
-
-static size_t kvio_vring_event_size(struct kvio_vring *vr)
-{
-	return kvio_has_feature(vr, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
-}
-
-/* Packed rings: the device (@used) and driver (@avail) event areas. */
-static size_t kvio_vring_used_size(struct kvio_vring *vr, unsigned int num)
-{
-	if (kvio_vring_is_packed(vr))
-		return sizeof(struct vring_packed_desc_event);
-	return size_add(struct_size(vr->used, ring, num),
-			kvio_vring_event_size(vr));
-}
-
-static size_t kvio_vring_avail_size(struct kvio_vring *vr, unsigned int num)
-{
-	if (kvio_vring_is_packed(vr))
-		return sizeof(struct vring_packed_desc_event);
-	return size_add(struct_size(vr->avail, ring, num),
-			kvio_vring_event_size(vr));
-}
-
-/* Can the used ring of @vr be logged at its log_addr? */
 static bool kvio_vring_log_used_ok(struct kvio_vring *vr,
 				   void __user *log_base, bool log_used,
 				   u64 log_addr)
 {
-	return !log_used ||
+	return !log_used || vr->iotlb ||
 	       kvio_log_range_ok(log_base, log_addr,
-				 kvio_vring_used_size(vr, vr->num));
+				 kvio_ring_used_size(vr, vr->num));
 }
 
 /**
@@ -126,9 +100,12 @@ static bool kvio_vring_addrs_ok(struct kvio_vring *vr, unsigned int num,
 	/* Split and packed descriptors have the same size. */
 	BUILD_BUG_ON(sizeof(struct vring_desc) !=
 		     sizeof(struct vring_packed_desc));
+	/* IOVAs: each area is checked when it is translated. */
+	if (vr->iotlb)
+		return true;
 	return access_ok(desc, array_size(num, sizeof(*vr->desc))) &&
-	       access_ok(avail, kvio_vring_avail_size(vr, num)) &&
-	       access_ok(used, kvio_vring_used_size(vr, num));
+	       access_ok(avail, kvio_ring_avail_size(vr, num)) &&
+	       access_ok(used, kvio_ring_used_size(vr, num));
 }
 
 /**
@@ -162,6 +139,7 @@ EXPORT_SYMBOL_GPL(kvio_vring_access_ok);
 int kvio_vring_init_access(struct kvio_vring *vr)
 {
 	bool is_le = vr->is_le;
+	__virtio16 __user *flags_p, __user *idx_p;
 	__virtio16 used_idx;
 
 	lockdep_assert_held(&vr->mutex);
@@ -170,6 +148,8 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		return 0;
 
 	kvio_vring_init_is_le(vr);
+	/* New areas, or new sizes of them: translated again at first use. */
+	kvio_iotlb_meta_reset(vr);
 	/*
 	 * The format changes only once the ring is ready for it: a VMM
 	 * whose new backend fails here gets the old one back, which must
@@ -186,7 +166,15 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 		vr->broken = false;
 		return 0;
 	}
-	if (put_user(cpu_to_kvio16(vr, vr->used_flags), &vr->used->flags))
+	/*
+	 * With an IOTLB the two fields are translated alone: a VMM maps the
+	 * start of the used ring before it starts the ring, the rest of it
+	 * when the ring first asks.
+	 */
+	flags_p = kvio_ring_used_ptr(vr, offsetof(struct vring_used, flags),
+				     sizeof(*flags_p), VHOST_ACCESS_WO);
+	if (IS_ERR(flags_p) ||
+	    put_user(cpu_to_kvio16(vr, vr->used_flags), flags_p))
 		goto fault;
 	/*
 	 * As upstream, a log that cannot take this bit does not fail the
@@ -195,7 +183,9 @@ int kvio_vring_init_access(struct kvio_vring *vr)
 	kvio_log_used(vr, offsetof(struct vring_used, flags),
 		      sizeof(vr->used->flags));
 	vr->signalled_used_valid = false;
-	if (get_user(used_idx, &vr->used->idx))
+	idx_p = kvio_ring_used_ptr(vr, offsetof(struct vring_used, idx),
+				   sizeof(*idx_p), VHOST_ACCESS_RO);
+	if (IS_ERR(idx_p) || get_user(used_idx, idx_p))
 		goto fault;
 	vr->last_used_idx = kvio16_to_cpu(vr, used_idx);
 	vr->packed = false;
@@ -283,10 +273,17 @@ static long kvio_vring_set_addr(struct kvio_vring *vr,
 	}
 
 	vr->log_used = log;
-	vr->desc = desc;
-	vr->avail = avail;
-	vr->used = used;
+	vr->desc_addr = a->desc_user_addr;
+	vr->avail_addr = a->avail_user_addr;
+	vr->used_addr = a->used_user_addr;
 	vr->log_addr = a->log_guest_addr;
+	if (vr->iotlb) {
+		kvio_iotlb_meta_reset(vr);
+	} else {
+		vr->desc = desc;
+		vr->avail = avail;
+		vr->used = used;
+	}
 	return 0;
 }
 

@@ -66,11 +66,30 @@ struct kvio_used {
 	u32 len;
 };
 
-/* A writable guest buffer, remembered for the dirty log. */
+/*
+ * A writable guest buffer, remembered for the dirty log: its guest-
+ * physical address, or with a device IOTLB the user address it was
+ * translated to (the log is kept by guest-physical address, which the
+ * memory table gives back).
+ */
 struct kvio_log_entry {
-	u64 gpa;
+	u64 addr;
 	u64 len;
 };
+
+/*
+ * A ring's one question to the VMM for a translation (iotlb.c): under the
+ * device's iotlb_lock.
+ */
+struct kvio_iotlb_miss {
+	struct list_head node;
+	u64 iova;
+	u32 perm;
+	u8 state;
+	bool v2;
+};
+
+struct kvio_iotlb;
 
 /* The region table, immutable once published; sorted by @start. */
 struct kvio_mem {
@@ -105,9 +124,27 @@ struct kvio_vring {
 	struct mutex mutex;
 
 	unsigned int num;
+	/*
+	 * The ring's areas as the VMM gave them (VHOST_SET_VRING_ADDR): user
+	 * addresses, or IOVAs when the device has an IOTLB.
+	 */
+	u64 desc_addr;
+	u64 avail_addr;
+	u64 used_addr;
+	/*
+	 * Where the device reads and writes them, in the owner's memory;
+	 * with an IOTLB valid only while @meta_ok (kvio_ring_translate()).
+	 */
 	vring_desc_t __user *desc;
 	vring_avail_t __user *avail;
 	vring_used_t __user *used;
+	bool meta_ok;
+	/*
+	 * The device's IOTLB, NULL without one: changed, and its entries,
+	 * only with this ring's mutex held (and every other ring's).
+	 */
+	struct kvio_iotlb *iotlb;
+	struct kvio_iotlb_miss miss;
 	bool log_used;
 	u64 log_addr;
 
@@ -198,6 +235,14 @@ struct kvio_dev {
 	u64 kcov_handle;
 	/* Readers and pollers of the IOTLB message channel. */
 	wait_queue_head_t wait;
+	/*
+	 * VIRTIO_F_ACCESS_PLATFORM: the IOTLB (also each ring's @iotlb),
+	 * replaced with the device's and every ring's mutex held; the rings'
+	 * misses waiting for read(), under @iotlb_lock.
+	 */
+	struct kvio_iotlb *iotlb;
+	spinlock_t iotlb_lock;	/* the read list and the rings' @miss */
+	struct list_head iotlb_read;
 	/* Names the device in tracepoints: unique while the module is loaded. */
 	u32 id;
 	/* Its debugfs directory, and its entry in the list of them. */
@@ -226,6 +271,8 @@ bool kvio_vring_is_packed(const struct kvio_vring *vr);
 int kvio_vring_init_access(struct kvio_vring *vr);
 
 /* iotlb.c */
+int kvio_dev_iotlb_init(struct kvio_dev *dev);
+void kvio_dev_iotlb_clear(struct kvio_dev *dev);
 ssize_t kvio_chr_write_iter(struct kvio_dev *dev, struct iov_iter *from);
 ssize_t kvio_chr_read_iter(struct kvio_dev *dev, struct iov_iter *to,
 			   bool nonblock);
@@ -233,6 +280,7 @@ __poll_t kvio_chr_poll(struct file *file, struct kvio_dev *dev,
 		       poll_table *wait);
 
 /* ring.c */
+int kvio_ring_translate(struct kvio_vring *vr);
 int kvio_ring_break(struct kvio_vring *vr, const char *why);
 int kvio_ring_pop(struct kvio_vring *vr, struct iovec *iov,
 		  unsigned int iov_max, unsigned int *out, unsigned int *in,

@@ -235,6 +235,59 @@ int kvio_macvtap(struct kvio_ctx *c)
 	return kvio_check_fd(c, fd, path);
 }
 
+static void kvio_on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A read that may block is bounded, so a hang shows up as EINTR. */
+long kvio_read_step(struct kvio_ctx *c, const char *label, int fd, size_t len)
+{
+	struct sigaction sa = { .sa_handler = kvio_on_alarm }, old;
+	unsigned int left = alarm(0);
+	char buf[256];
+	long ret;
+
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(KVIO_READ_TIMEOUT);
+	errno = 0;
+	ret = read(fd, buf, len);
+	kvio_rec(c, label, ret, errno);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	alarm(left);
+	return ret;
+}
+
+/* One IOTLB message written to the device, v1 or v2 layout. */
+long kvio_iotlb_write(struct kvio_ctx *c, const char *label, int fd, int v2,
+		      __u8 type, __u64 iova, __u64 size, __u64 uaddr,
+		      __u8 perm)
+{
+	struct vhost_msg_v2 m2;
+	struct vhost_msg m1;
+	struct vhost_iotlb_msg *msg = v2 ? &m2.iotlb : &m1.iotlb;
+	void *buf = v2 ? (void *)&m2 : (void *)&m1;
+	size_t len = v2 ? sizeof(m2) : sizeof(m1);
+	long ret;
+
+	memset(&m1, 0, sizeof(m1));
+	memset(&m2, 0, sizeof(m2));
+	m1.type = VHOST_IOTLB_MSG;
+	m2.type = VHOST_IOTLB_MSG_V2;
+	msg->iova = iova;
+	msg->size = size;
+	msg->uaddr = uaddr;
+	msg->perm = perm;
+	msg->type = type;
+	errno = 0;
+	ret = write(fd, buf, len);
+	kvio_rec(c, label, ret, errno);
+	return ret;
+}
+
 long kvio_mem1(struct kvio_ctx *c, const char *label, int fd)
 {
 	struct vhost_memory *m = kvio_memtab(c, 1);

@@ -67,9 +67,119 @@ __u64 ndp_hash(__u64 h, const void *p, size_t len)
 	return h;
 }
 
-void *ndp_hva(struct ndp *g, __u64 gpa)
+/* The host address of an address in a ring (guest-physical, or IOVA). */
+void *ndp_hva(struct ndp *g, __u64 addr)
 {
-	return g->mem + (gpa - NDP_GPA_BASE);
+	return g->mem + (addr - g->bus);
+}
+
+/* The guest-physical address of an address in a ring. */
+__u64 ndp_gpa(const struct ndp *g, __u64 addr)
+{
+	return addr - g->bus + NDP_GPA_BASE;
+}
+
+/* The guest memory area a page is in: rings, receive or transmit buffers. */
+static __u8 ndp_page_perm(const struct ndp *g, __u64 iova)
+{
+	__u64 off = iova - g->bus;
+
+	if (off >= NDP_RX_OFF && off < NDP_TX_OFF)
+		return VHOST_ACCESS_WO;
+	if (off >= NDP_TX_OFF && off < NDP_TX_OFF + NDP_TX_SIZE)
+		return VHOST_ACCESS_RO;
+	return VHOST_ACCESS_RW;
+}
+
+static int ndp_iotlb_msg(struct ndp *g, __u8 type, __u64 iova, __u64 size,
+			 __u8 perm)
+{
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
+
+	m.iotlb.type = type;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.perm = perm;
+	if (type == VHOST_IOTLB_UPDATE)
+		m.iotlb.uaddr = (unsigned long)ndp_hva(g, iova);
+	if (write(g->dev, &m, sizeof(m)) == sizeof(m))
+		return 0;
+	ndp_fail(g, "IOTLB %s of %#llx: %s",
+		 type == VHOST_IOTLB_UPDATE ? "update" : "invalidate",
+		 (unsigned long long)iova, strerror(errno));
+	g->stop = 1;
+	return -1;
+}
+
+/* Map the page of guest memory that holds @iova, as its area allows. */
+static int ndp_iotlb_map(struct ndp *g, __u64 iova)
+{
+	__u64 page = iova & ~(NDP_PAGE - 1);
+
+	if (page < g->bus || page - g->bus >= NDP_MEM_SIZE) {
+		ndp_fail(g, "IOTLB miss outside guest memory: %#llx",
+			 (unsigned long long)iova);
+		g->stop = 1;
+		return -1;
+	}
+	return ndp_iotlb_msg(g, VHOST_IOTLB_UPDATE, page, NDP_PAGE,
+			     ndp_page_perm(g, page));
+}
+
+/*
+ * The VMM's side of the IOTLB, as QEMU's: answer each miss with the page
+ * it asks for.  A device asking for an access the area does not allow
+ * (writing a transmit buffer, reading a receive buffer) fails the run.
+ * NDP_INVAL: every 32 frames moved, every translation is dropped.
+ */
+void ndp_iotlb_serve(struct ndp *g)
+{
+	struct vhost_msg_v2 m;
+	unsigned long moved;
+	__u8 allowed;
+
+	if (!ndp_has(g, VIRTIO_F_ACCESS_PLATFORM))
+		return;
+	while (!g->stop && read(g->dev, &m, sizeof(m)) == sizeof(m)) {
+		if (m.type != VHOST_IOTLB_MSG_V2 ||
+		    m.iotlb.type != VHOST_IOTLB_MISS) {
+			ndp_fail(g, "IOTLB: message %u/%u, not a v2 miss",
+				 m.type, m.iotlb.type);
+			g->stop = 1;
+			return;
+		}
+		allowed = ndp_page_perm(g, m.iotlb.iova);
+		if ((m.iotlb.perm & allowed) != m.iotlb.perm) {
+			ndp_fail(g, "IOTLB miss at %#llx asks access %u, the area allows %u",
+				 (unsigned long long)m.iotlb.iova, m.iotlb.perm,
+				 allowed);
+			g->stop = 1;
+			return;
+		}
+		if (ndp_iotlb_map(g, m.iotlb.iova))
+			return;
+		g->misses++;
+	}
+	moved = (g->tx_done + g->rx_frames) / 32;
+	if ((g->cfg->flags & NDP_INVAL) && moved > g->invals) {
+		g->invals = moved;
+		ndp_iotlb_msg(g, VHOST_IOTLB_INVALIDATE, 0, ~0ULL, 0);
+	}
+}
+
+/*
+ * Ring addresses for VHOST_SET_VRING_ADDR: host addresses, or with an
+ * IOTLB the IOVAs the guest's driver would use.
+ */
+static void ndp_vq_addr(struct ndp *g, unsigned int idx,
+			struct vhost_vring_addr *a)
+{
+	vq_addr(&g->vq[idx].vq, idx, a);
+	if (!ndp_has(g, VIRTIO_F_ACCESS_PLATFORM))
+		return;
+	a->desc_user_addr += g->bus - (unsigned long)g->mem;
+	a->avail_user_addr += g->bus - (unsigned long)g->mem;
+	a->used_user_addr += g->bus - (unsigned long)g->mem;
 }
 
 long ndp_now_ms(void)
@@ -248,7 +358,7 @@ static int ndp_ring_init(struct ndp *g, struct ndp_vq *q)
 	unsigned long off = NDP_RING_OFF + q->idx * NDP_RING_STRIDE;
 
 	if (vq_layout(&vc, NULL) > NDP_RING_STRIDE ||
-	    vq_init(&q->vq, &vc, g->mem + off, NDP_GPA_BASE + off)) {
+	    vq_init(&q->vq, &vc, g->mem + off, g->bus + off)) {
 		ndp_fail(g, "q%u: no rings of %u entries", q->idx, vc.num);
 		return -1;
 	}
@@ -285,7 +395,7 @@ static void ndp_vq_setup(struct ndp *g, unsigned int idx)
 	if (!q->serial || !q->by_id || ndp_ring_init(g, q))
 		abort();
 	memset(q->serial, 0xff, q->nslots * sizeof(*q->serial));
-	vq_addr(&q->vq, idx, &a);
+	ndp_vq_addr(g, idx, &a);
 	q->used_gpa = a.log_guest_addr;
 
 	snprintf(label, sizeof(label), "q%u.num", idx);
@@ -382,6 +492,11 @@ int ndp_setup(struct ndp *g)
 		return -1;
 	}
 	kvio_owner(g->c, "owner", g->dev);
+	g->bus = g->cfg->features & NDP_F_AP ? NDP_IOVA_BASE : NDP_GPA_BASE;
+	if (g->cfg->features & NDP_F_AP)
+		kvio_set_u64(g->c, "backend_features", g->dev,
+			     VHOST_SET_BACKEND_FEATURES,
+			     1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2);
 	ndp_features(g);
 	m = kvio_memtab(g->c, 1);
 	kvio_region(m, 0, NDP_GPA_BASE, NDP_MEM_SIZE, (unsigned long)g->mem);
@@ -389,6 +504,12 @@ int ndp_setup(struct ndp *g)
 	free(m);
 	ndp_vq_setup(g, NDP_RX);
 	ndp_vq_setup(g, NDP_TX);
+	if (ndp_has(g, VIRTIO_F_ACCESS_PLATFORM)) {
+		/* As QEMU: the used rings' first page before the backend. */
+		ndp_iotlb_map(g, g->vq[NDP_RX].used_gpa);
+		ndp_iotlb_map(g, g->vq[NDP_TX].used_gpa);
+		fcntl(g->dev, F_SETFL, O_NONBLOCK);
+	}
 	g->backend = g->cfg->flags & NDP_MACVTAP ? ndp_macvtap(g) : ndp_tap(g);
 	kvio_file(g->c, "q0.backend", g->dev, VHOST_NET_SET_BACKEND, NDP_RX,
 		  g->backend);
@@ -418,7 +539,7 @@ void ndp_enable_log(struct ndp *g)
 	kvio_set_u64(g->c, "features_log", g->dev, VHOST_SET_FEATURES,
 		     g->features | (1ULL << VHOST_F_LOG_ALL));
 	for (i = 0; i < 2; i++) {
-		vq_addr(&g->vq[i].vq, i, &a);
+		ndp_vq_addr(g, i, &a);
 		a.flags = 1 << VHOST_VRING_F_LOG;
 		kvio_addr(g->c, i ? "q1.addr_log" : "q0.addr_log", g->dev, &a);
 	}
@@ -629,21 +750,26 @@ static int ndp_arm(struct ndp *g, struct ndp_vq *q)
 /* Waits for a call, a frame on the host side, or until the deadline. */
 void ndp_sleep(struct ndp *g, long deadline)
 {
-	struct pollfd p[3] = {
+	struct pollfd p[4] = {
 		{ .fd = g->vq[NDP_RX].call, .events = POLLIN },
 		{ .fd = g->vq[NDP_TX].call, .events = POLLIN },
 		{ .fd = g->pkt, .events = POLLIN },
+		/* NDP_F_AP: the device's misses */
+		{ .fd = g->dev, .events = POLLIN },
 	};
 	long left = deadline - ndp_now_ms();
 	unsigned int i;
 
+	ndp_iotlb_serve(g);
 	if (!ndp_arm(g, &g->vq[NDP_RX]) || !ndp_arm(g, &g->vq[NDP_TX]))
 		return;
 	/* suppressed: the driver polls the used rings */
 	if (ndp_suppress(g) && left > 2)
 		left = 2;
-	if (poll(p, 3, left > 100 ? 100 : left > 0 ? left : 0) <= 0)
+	if (poll(p, ndp_has(g, VIRTIO_F_ACCESS_PLATFORM) ? 4 : 3,
+		 left > 100 ? 100 : left > 0 ? left : 0) <= 0)
 		return;
+	ndp_iotlb_serve(g);
 	for (i = 0; i < 2; i++)
 		if (p[i].revents & POLLIN)
 			ndp_take_call(&g->vq[i]);

@@ -24,8 +24,6 @@
 #include "net_datapath.h"
 
 #define NDP_ETH_P	0x88b5
-#define NDP_RX_OFF	0x100000UL	/* receive buffers, 3M */
-#define NDP_TX_OFF	0x400000UL	/* transmit buffers, 3M */
 #define NDP_SPREAD	64	/* gap between the pieces of one buffer */
 #define NDP_IDLE_MS	3000	/* fail after this long without progress */
 #define NDP_RX_AHEAD	64	/* frames injected, not yet received */
@@ -90,9 +88,10 @@ static void ndp_scatter(struct ndp *g, const struct ndp_chain *ch,
 	}
 }
 
-static void ndp_mark(struct ndp *g, __u64 gpa, __u64 len)
+/* The driver knows [addr, addr + len) written: its pages must be logged. */
+static void ndp_mark(struct ndp *g, __u64 addr, __u64 len)
 {
-	__u64 p;
+	__u64 gpa = ndp_gpa(g, addr), p;
 
 	for (p = gpa / NDP_PAGE; len && p <= (gpa + len - 1) / NDP_PAGE; p++)
 		g->expect[p / 8] |= 1 << (p % 8);
@@ -139,7 +138,7 @@ static __u64 ndp_chain_hash(struct ndp *g, const struct ndp_chain *ch,
 static void ndp_tx_chain(struct ndp *g, unsigned int n, __u32 len,
 			 struct ndp_chain *ch)
 {
-	__u64 gpa = NDP_GPA_BASE + NDP_TX_OFF +
+	__u64 gpa = g->bus + NDP_TX_OFF +
 		    (n % g->vq[NDP_TX].nslots) * 0x1000UL;
 	int ind = ndp_has(g, VIRTIO_RING_F_INDIRECT_DESC);
 	__u32 all = NDP_HDR_LEN + len;
@@ -274,7 +273,7 @@ static void ndp_rx_chain(struct ndp *g, unsigned int serial,
 	const struct ndp_cfg *cfg = g->cfg;
 	unsigned int slot = serial % g->vq[NDP_RX].nslots;
 	int ind = ndp_has(g, VIRTIO_RING_F_INDIRECT_DESC);
-	__u64 gpa = NDP_GPA_BASE + NDP_RX_OFF;
+	__u64 gpa = g->bus + NDP_RX_OFF;
 	__u32 l[3] = { NDP_HDR_LEN, 700, 900 };
 
 	if (ndp_has(g, VIRTIO_NET_F_MRG_RXBUF)) {

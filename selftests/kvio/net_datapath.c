@@ -452,6 +452,35 @@ FIXTURE_VARIANT_ADD(datapath, in_order_packed_macvtap_64) {
 		 .flags = NDP_MACVTAP, .tx = 200, .rx = 200 },
 };
 
+/*
+ * A device IOTLB: rings and buffers at IOVAs, translations one page per
+ * miss, transmit buffers mapped read-only and receive buffers write-only
+ */
+FIXTURE_VARIANT_ADD(datapath, iotlb_256) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_AP, .tx = 300,
+		 .rx = 300 },
+};
+
+FIXTURE_VARIANT_ADD(datapath, iotlb_big_64_plain) {
+	.cfg = { .num = 64, .features = NDP_F_AP, .tx = 200, .rx = 200,
+		 .base = 0xfff0 },
+};
+
+FIXTURE_VARIANT_ADD(datapath, iotlb_invalidate_256) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_AP,
+		 .flags = NDP_INVAL, .tx = 300, .rx = 300 },
+};
+
+FIXTURE_VARIANT_ADD(datapath, iotlb_dirty_log) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_AP,
+		 .flags = NDP_DIRTY, .rxbuf = 2048, .tx = 40, .rx = 60 },
+};
+
+FIXTURE_VARIANT_ADD(datapath, iotlb_packed_256) {
+	.cfg = { .num = 256, .features = NDP_F_QEMU | NDP_F_AP | NDP_F_PACKED,
+		 .flags = NDP_INVAL, .tx = 300, .rx = 300 },
+};
+
 #define NDP_F_RING	(NDP_F_PACKED | NDP_F_IN_ORDER)
 
 /* The features a node offers; 0 if it cannot say. */

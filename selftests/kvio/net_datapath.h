@@ -21,6 +21,7 @@
 #include "lib/vq.h"
 
 #define NDP_GPA_BASE		0x100000ULL	/* guest-physical base */
+#define NDP_IOVA_BASE		0x4000000000ULL	/* with an IOTLB: its IOVA */
 #define NDP_MEM_SIZE		(8UL << 20)
 #define NDP_PAGE		4096UL		/* the dirty log's page */
 #define NDP_LOG_BYTES		((NDP_GPA_BASE + NDP_MEM_SIZE) / NDP_PAGE / 8)
@@ -31,6 +32,9 @@
 #define NDP_MAX_EV		32768
 #define NDP_MSG_LEN		4096
 #define NDP_RX_FILL		0xee	/* what receive buffers hold before use */
+#define NDP_RX_OFF		0x100000UL	/* receive buffers, 3M */
+#define NDP_TX_OFF		0x400000UL	/* transmit buffers, 3M */
+#define NDP_TX_SIZE		0x300000UL
 #define NDP_RING_OFF		0x10000UL	/* queue i's rings (lib/vq.c) ... */
 #define NDP_RING_STRIDE		0x70000UL	/* ... at NDP_RING_OFF + i * this */
 
@@ -49,6 +53,12 @@
 #define NDP_F_VHOST_HDR	BIT_ULL(VHOST_NET_F_VIRTIO_NET_HDR)
 #define NDP_F_PACKED	BIT_ULL(VIRTIO_F_RING_PACKED)
 #define NDP_F_IN_ORDER	BIT_ULL(VIRTIO_F_IN_ORDER)
+/*
+ * VIRTIO_F_ACCESS_PLATFORM: rings and buffers at IOVAs, which the VMM
+ * side maps one page per miss, transmit buffers read-only, receive
+ * buffers write-only (ndp_iotlb_serve()).
+ */
+#define NDP_F_AP	BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)
 
 /* Variant flags */
 #define NDP_MACVTAP	0x1	/* macvtap on a veth instead of a tap */
@@ -56,6 +66,7 @@
 #define NDP_DIRTY	0x4	/* dirty log on, checked after the traffic */
 #define NDP_BUSYLOOP	0x8	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT on both rings */
 #define NDP_WORKERS	0x10	/* kvio-net: each ring on a worker of its own */
+#define NDP_INVAL	0x20	/* NDP_F_AP: all translations dropped now and then */
 
 enum ndp_queue { NDP_RX, NDP_TX };
 
@@ -153,6 +164,8 @@ struct ndp {
 	unsigned int asm_slot[64];
 	__u32 asm_len[64];
 	__u8 *log;		/* the dirty bitmap the device writes */
+	__u64 bus;		/* the address of guest memory in rings */
+	unsigned long misses, invals;	/* NDP_F_AP: served, made */
 	__u8 expect[NDP_LOG_BYTES];	/* the pages the driver knows written */
 };
 
@@ -160,7 +173,9 @@ struct ndp {
 __printf(2, 3) void ndp_fail(struct ndp *g, const char *fmt, ...);
 void ndp_ev_add(struct ndp *g, const struct ndp_ev *e);
 __u64 ndp_hash(__u64 h, const void *p, size_t len);
-void *ndp_hva(struct ndp *g, __u64 gpa);
+void *ndp_hva(struct ndp *g, __u64 addr);
+__u64 ndp_gpa(const struct ndp *g, __u64 addr);
+void ndp_iotlb_serve(struct ndp *g);
 long ndp_now_ms(void);
 int ndp_has(const struct ndp *g, unsigned int bit);
 int ndp_if_quiet_up(int sock, const char *ifname);

@@ -17,8 +17,6 @@
 
 #include "vhost_diff.h"
 
-#define READ_TIMEOUT	2
-
 void kvio_sc_dev_dup_fd(struct kvio_ctx *c)
 {
 	int fd = kvio_open(c, "open", O_RDWR);
@@ -151,52 +149,11 @@ void kvio_sc_dev_poll(struct kvio_ctx *c)
 	poll_step(c, "poll_attached", fd);
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* A read that may block is bounded, so a hang shows up as EINTR. */
-static void read_step(struct kvio_ctx *c, const char *label, int fd,
-		      size_t len)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	unsigned int left = alarm(0);
-	char buf[128];
-	long ret;
-
-	sigaction(SIGALRM, &sa, &old);
-	alarm(READ_TIMEOUT);
-	errno = 0;
-	ret = read(fd, buf, len);
-	kvio_rec(c, label, ret, errno);
-	alarm(0);
-	sigaction(SIGALRM, &old, NULL);
-	alarm(left);
-}
-
 static void write_iotlb(struct kvio_ctx *c, const char *label, int fd,
 			int v2, __u8 type, __u64 size)
 {
-	struct vhost_msg_v2 m2;
-	struct vhost_msg m1;
-	struct vhost_iotlb_msg *msg = v2 ? &m2.iotlb : &m1.iotlb;
-	void *buf = v2 ? (void *)&m2 : (void *)&m1;
-	size_t len = v2 ? sizeof(m2) : sizeof(m1);
-	long ret;
-
-	memset(&m1, 0, sizeof(m1));
-	memset(&m2, 0, sizeof(m2));
-	m1.type = VHOST_IOTLB_MSG;
-	m2.type = VHOST_IOTLB_MSG_V2;
-	msg->iova = 0x100000;
-	msg->size = size;
-	msg->uaddr = (unsigned long)kvio_mem(c);
-	msg->perm = VHOST_ACCESS_RW;
-	msg->type = type;
-	errno = 0;
-	ret = write(fd, buf, len);
-	kvio_rec(c, label, ret, errno);
+	kvio_iotlb_write(c, label, fd, v2, type, 0x100000, size,
+			 (unsigned long)kvio_mem(c), VHOST_ACCESS_RW);
 }
 
 static void write_raw(struct kvio_ctx *c, const char *label, int fd,
@@ -218,12 +175,12 @@ void kvio_sc_dev_read_write(struct kvio_ctx *c)
 	write_iotlb(c, "write_update_unowned", fd, 1, VHOST_IOTLB_UPDATE,
 		    4096);
 	kvio_owner(c, "owner", fd);
-	read_step(c, "read_short", fd, 8);
-	read_step(c, "read_zero", fd, 0);
+	kvio_read_step(c, "read_short", fd, 8);
+	kvio_read_step(c, "read_zero", fd, 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	read_step(c, "read_nonblock", fd, sizeof(struct vhost_msg_v2));
+	kvio_read_step(c, "read_nonblock", fd, sizeof(struct vhost_msg_v2));
 	fcntl(fd, F_SETFL, 0);
-	read_step(c, "read_block", fd, sizeof(struct vhost_msg_v2));
+	kvio_read_step(c, "read_block", fd, sizeof(struct vhost_msg_v2));
 	write_raw(c, "write_short", fd, VHOST_IOTLB_MSG_V2, 2);
 	write_raw(c, "write_bad_type", fd, 99, 72);
 	write_raw(c, "write_v2_truncated", fd, VHOST_IOTLB_MSG_V2, 16);

@@ -111,6 +111,13 @@ long kvio_addr(struct kvio_ctx *c, const char *label, int fd,
 	       const struct vhost_vring_addr *a);
 long kvio_mem_table(struct kvio_ctx *c, const char *label, int fd,
 		    const struct vhost_memory *m);
+/* read() and write() steps on the device: the IOTLB message channel */
+#define KVIO_READ_TIMEOUT	2	/* seconds a blocking read may take */
+long kvio_read_step(struct kvio_ctx *c, const char *label, int fd,
+		    size_t len);
+long kvio_iotlb_write(struct kvio_ctx *c, const char *label, int fd, int v2,
+		      __u8 type, __u64 iova, __u64 size, __u64 uaddr,
+		      __u8 perm);
 
 /* Environment: memory, rings, fds */
 int kvio_open(struct kvio_ctx *c, const char *label, int flags);
@@ -190,6 +197,16 @@ void kvio_sc_dev_two_close_ba(struct kvio_ctx *c);
 void kvio_sc_dev_two_same_tap(struct kvio_ctx *c);
 void kvio_sc_dev_poll(struct kvio_ctx *c);
 void kvio_sc_dev_read_write(struct kvio_ctx *c);
+void kvio_sc_iotlb_messages(struct kvio_ctx *c);
+void kvio_sc_iotlb_cleared(struct kvio_ctx *c);
+void kvio_sc_iotlb_reset_owner(struct kvio_ctx *c);
+void kvio_sc_iotlb_miss_v1(struct kvio_ctx *c);
+void kvio_sc_iotlb_miss_v2(struct kvio_ctx *c);
+void kvio_sc_iotlb_read_sizes(struct kvio_ctx *c);
+void kvio_sc_iotlb_blocking_read(struct kvio_ctx *c);
+void kvio_sc_iotlb_invalidate_running(struct kvio_ctx *c);
+void kvio_sc_iotlb_refeature_running(struct kvio_ctx *c);
+void kvio_sc_iotlb_perm(struct kvio_ctx *c);
 void kvio_sc_dev_mmap_seek(struct kvio_ctx *c);
 void kvio_sc_ioctl_vfs(struct kvio_ctx *c);
 void kvio_sc_ioctl_unknown(struct kvio_ctx *c);
