@@ -58,6 +58,8 @@ static void kvio_debugfs_vring(struct seq_file *m, struct kvio_vring *vr)
 		   READ_ONCE(s->bytes), READ_ONCE(s->signals),
 		   READ_ONCE(s->suppressed), READ_ONCE(s->polls),
 		   READ_ONCE(s->budget));
+	if (READ_ONCE(vr->iotlb) || READ_ONCE(s->misses))
+		seq_printf(m, "  iotlb misses %llu\n", READ_ONCE(s->misses));
 }
 
 /* The thread id of the worker @vr runs on, printed by kvio_debugfs_workers. */

@@ -176,6 +176,7 @@ void kvio_iotlb_miss(struct kvio_vring *vr, u64 iova, u32 perm)
 		wake = true;
 	}
 	spin_unlock(&dev->iotlb_lock);
+	kvio_stat_add(&vr->stats.misses, 1);
 	trace_kvio_iotlb_miss(vr, iova, perm);
 	if (wake)
 		wake_up_interruptible_poll(&dev->wait, EPOLLIN | EPOLLRDNORM);

@@ -110,6 +110,7 @@ struct kvio_vring_stats {
 	u64 suppressed;		/* ... or not, the guest asking for none */
 	u64 polls;		/* busy polls (VHOST_SET_VRING_BUSYLOOP_TIMEOUT) */
 	u64 budget;		/* turns that ended with the ring's share spent */
+	u64 misses;		/* IOTLB translations it asked the VMM for */
 };
 
 struct kvio_vring {

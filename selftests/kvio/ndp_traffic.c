@@ -561,12 +561,21 @@ static void ndp_check_log(struct ndp *g)
 	int got, want;
 	__u64 v = 0;
 
+	/*
+	 * Upstream logs the whole of every receive buffer it translated
+	 * through its IOTLB, not the bytes it wrote: from the reference,
+	 * only a page written and not marked is wrong there.
+	 */
+	int over_ok = ndp_has(g, VIRTIO_F_ACCESS_PLATFORM) &&
+		      !strstr(g->c->path, "kvio");
+
 	ndp_mark_used_ring(g, &g->vq[NDP_RX], g->rx_used);
 	ndp_mark_used_ring(g, &g->vq[NDP_TX], g->tx_done);
 	for (p = 0; p < NDP_LOG_BYTES * 8; p++) {
 		got = g->log[p / 8] >> (p % 8) & 1;
 		want = g->expect[p / 8] >> (p % 8) & 1;
-		if (got != want && shown++ < NDP_FAIL_SHOWN)
+		if (got != want && !(over_ok && got) &&
+		    shown++ < NDP_FAIL_SHOWN)
 			ndp_fail(g, "dirty log: gpa %#llx %s",
 				 (unsigned long long)p * NDP_PAGE,
 				 got ? "marked but not written" :

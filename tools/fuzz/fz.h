@@ -172,6 +172,7 @@ enum fz_opcode {
 	FZ_OP_AVAIL,
 	FZ_OP_AFILL, FZ_OP_AIDX, FZ_OP_AFLAGS, FZ_OP_PROT, FZ_OP_POST,
 	FZ_OP_REAP, FZ_OP_KICK, FZ_OP_WAIT, FZ_OP_INJECT, FZ_OP_CONC,
+	FZ_OP_IOMAP,
 	FZ_NOPS
 };
 
@@ -207,6 +208,8 @@ void fz_op_backend(struct fz_exec *x, const __u8 *a);
 void fz_op_worker(struct fz_exec *x, const __u8 *a);
 void fz_op_ioraw(struct fz_exec *x, const __u8 *a);
 void fz_op_iotlb(struct fz_exec *x, const __u8 *a);
+void fz_op_iomap(struct fz_exec *x, const __u8 *a);
+int fz_iotlb_map_all(struct fz_exec *x, struct fz_dev *d, __u8 perm);
 void fz_op_desc(struct fz_exec *x, const __u8 *a);
 void fz_op_dfill(struct fz_exec *x, const __u8 *a);
 void fz_op_table(struct fz_exec *x, const __u8 *a);
@@ -263,6 +266,16 @@ static inline int fz_h_packed(__u8 h0)
 static inline int fz_h_in_order(__u8 h0)
 {
 	return h0 >> 5 >= 6;
+}
+
+/*
+ * header byte 1, bit 7: VIRTIO_F_ACCESS_PLATFORM, guest memory mapped in
+ * the IOTLB at its user addresses (so rings keep theirs) and at its
+ * guest-physical ones (so descriptors do): fz_iotlb_map_all().
+ */
+static inline int fz_h_iotlb(__u8 h1)
+{
+	return h1 >> 7;
 }
 
 extern const __u64 fz_num_tab[];

@@ -28,6 +28,7 @@
 #define RRESET	BIT_ULL(40)	/* VIRTIO_F_RING_RESET */
 #define PACKED	BIT_ULL(VIRTIO_F_RING_PACKED)
 #define INORD	BIT_ULL(VIRTIO_F_IN_ORDER)
+#define AP	BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)
 
 /*
  * The first twelve are what a driver may ack (the header picks among
@@ -42,18 +43,22 @@ const __u64 fz_features_tab[] = {
 	V1 | MRG | LOGALL, ~0ULL, BIT_ULL(33), BIT_ULL(63),
 	V1 | PACKED | MRG | EVIDX | IND, V1 | INORD | MRG | EVIDX | IND,
 	V1 | PACKED | INORD | MRG | EVIDX | IND, V1 | PACKED | INORD,
-	PACKED | MRG,
+	PACKED | MRG, V1 | MRG | EVIDX | IND | AP, V1 | PACKED | MRG | IND | AP,
+	AP | MRG,
 };
 
 /*
  * The features a header acks: h[1] picks one of the first twelve; h[0]
  * bits 5-7 may add packed rings (and VIRTIO_F_VERSION_1, which they
- * need), VIRTIO_F_IN_ORDER or both (fz.h).
+ * need), VIRTIO_F_IN_ORDER or both (fz.h); h[1] bit 7 the device IOTLB
+ * (fz_h_iotlb()).
  */
 __u64 fz_hdr_features(const __u8 *h)
 {
-	__u64 f = fz_features_tab[h[1] % 12];
+	__u64 f = fz_features_tab[(h[1] & 0x7f) % 12];
 
+	if (fz_h_iotlb(h[1]))
+		f |= AP;
 	if (fz_h_packed(h[0]))
 		f |= V1 | PACKED;
 	if (fz_h_in_order(h[0]))

@@ -45,6 +45,7 @@ const struct fz_opdesc fz_ops[] = {
 	[FZ_OP_WAIT] = { "wait", fz_op_wait, { 1 }, 1, 0, 5 },
 	[FZ_OP_INJECT] = { "inject", fz_op_inject, { 1, 1, 1 }, 1, 0, 8 },
 	[FZ_OP_CONC] = { "conc", NULL, { 1 }, 0, 0, 2 },
+	[FZ_OP_IOMAP] = { "iomap", fz_op_iomap, { 1, 1, 1, 1, 4, 1 }, 0, 1, 3 },
 };
 
 const unsigned int fz_nops = ARRAY_SIZE(fz_ops);
@@ -171,6 +172,7 @@ static void fz_gen_header(__u8 *h, __u64 *rng)
 	h[0] |= fz_below(rng, 10) ? 0 : 8;
 	h[0] |= fz_below(rng, 7) ? 0 : 0x10;
 	h[1] = fz_below(rng, 2) ? 0 : fz_below(rng, 12);
+	h[1] |= fz_below(rng, 6) ? 0 : 0x80;
 	h[2] = fz_below(rng, 2) ? 0 : fz_below(rng, 8);
 	h[3] = fz_below(rng, 4);
 	h[4] = fz_below(rng, 2) ? 0 : fz_below(rng, 4);

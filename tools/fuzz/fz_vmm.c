@@ -287,9 +287,17 @@ static int fz_pro_dev(struct fz_exec *x, struct fz_dev *d, const __u8 *h,
 	err |= !!fz_ioctl(x, d, "owner", VHOST_SET_OWNER, NULL);
 	if (level < 2)
 		return err;
+	if (fz_h_iotlb(h[1])) {
+		__u64 v2 = 1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2;
+
+		err |= !!fz_ioctl(x, d, "set_bfeatures",
+				  VHOST_SET_BACKEND_FEATURES, &v2);
+	}
 	err |= fz_set_features(x, d, fz_hdr_features(h));
 	fz_memtab_set(x, d, h[4] % 4, 0);
 	err |= !d->tab;
+	if (fz_h_iotlb(h[1]))
+		err |= fz_iotlb_map_all(x, d, VHOST_ACCESS_RW);
 	for (i = 0; i < 2; i++)
 		err |= fz_pro_ring(x, d, i, num, bases[h[5] % 8], h[0] & 8);
 	if (level < 3)
@@ -684,4 +692,109 @@ void fz_op_iotlb(struct fz_exec *x, const __u8 *a)
 		break;
 	}
 	(void)r;
+}
+
+/* One IOTLB update on @d's device; 0 if it took it. */
+static int fz_iotlb_update(struct fz_dev *d, __u64 iova, __u64 size,
+			   __u64 uaddr, __u8 perm)
+{
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
+	int fd = __atomic_load_n(&d->fd, __ATOMIC_ACQUIRE);
+
+	m.iotlb.type = VHOST_IOTLB_UPDATE;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = uaddr;
+	m.iotlb.perm = perm;
+	return write(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -1;
+}
+
+/*
+ * Guest memory in the IOTLB twice, whole: at its user addresses, which
+ * the rings were given, and at its guest-physical ones, which the
+ * descriptors carry.
+ */
+int fz_iotlb_map_all(struct fz_exec *x, struct fz_dev *d, __u8 perm)
+{
+	__u64 mem = (unsigned long)d->mem;
+
+	(void)x;
+	return fz_iotlb_update(d, mem, FZ_MEM, mem, perm) |
+	       fz_iotlb_update(d, FZ_GPA, FZ_MEM, mem, perm);
+}
+
+/* The user address an IOVA of the two views stands for, else @dflt. */
+static __u64 fz_iova_uaddr(struct fz_dev *d, __u64 iova, __u64 dflt)
+{
+	__u64 mem = (unsigned long)d->mem;
+
+	if (iova - mem < FZ_RESERVE)
+		return iova;
+	if (iova - FZ_GPA < FZ_RESERVE)
+		return mem + (iova - FZ_GPA);
+	return dflt;
+}
+
+/*
+ * The VMM's side of the IOTLB: a[1] picks what it does.  0: answer every
+ * queued miss with its page (a[2] bits 0-1 added to the permission it
+ * asked for); 1: map a[3] + 1 pages at offset a[4..7] page by page, in
+ * both views, with permission a[2]; 2: map one page to another page's
+ * memory (a ring area scattered in the VMM's memory); 3: invalidate
+ * a[3] + 1 pages there, or (a[8] odd) everything; 4: map it all again,
+ * with permission a[2].
+ */
+void fz_op_iomap(struct fz_exec *x, const __u8 *a)
+{
+	struct fz_dev *d = fz_devsel(x, a[0]);
+	int fd = __atomic_load_n(&d->fd, __ATOMIC_ACQUIRE);
+	__u64 mem = (unsigned long)d->mem, page, iova;
+	__u32 off = fz_a32(a + 4) % FZ_MEM & ~4095U;
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
+	unsigned int i, n = a[3] % 64 + 1;
+
+	if (fd < 0)
+		return;
+	switch (a[1] % 5) {
+	case 0:
+		for (i = 0; i < 16 && poll(&pf, 1, 0) == 1; i++) {
+			if (read(fd, &m, sizeof(m)) < 8 ||
+			    m.iotlb.type != VHOST_IOTLB_MISS)
+				break;
+			page = m.iotlb.iova & ~4095ULL;
+			fz_iotlb_update(d, page, 4096,
+					fz_iova_uaddr(d, page, mem + off),
+					m.iotlb.perm | (a[2] & 3));
+		}
+		break;
+	case 1:
+		for (i = 0; i < n && off + i * 4096UL < FZ_MEM; i++) {
+			fz_iotlb_update(d, mem + off + i * 4096UL, 4096,
+					mem + off + i * 4096UL, a[2] % 4);
+			fz_iotlb_update(d, FZ_GPA + off + i * 4096UL, 4096,
+					mem + off + i * 4096UL, a[2] % 4);
+		}
+		break;
+	case 2:
+		iova = a[8] & 1 ? FZ_GPA + off : mem + off;
+		fz_iotlb_update(d, iova, 4096,
+				mem + (off + (a[3] + 1) * 4096UL) % FZ_MEM,
+				VHOST_ACCESS_RW);
+		break;
+	case 3:
+		m.iotlb.type = VHOST_IOTLB_INVALIDATE;
+		m.iotlb.iova = a[8] & 2 ? FZ_GPA + off : mem + off;
+		m.iotlb.size = n * 4096UL;
+		if (a[8] & 1) {
+			m.iotlb.iova = 0;
+			m.iotlb.size = ~0ULL;
+		}
+		if (write(fd, &m, sizeof(m)) < 0)
+			break;
+		break;
+	default:
+		fz_iotlb_map_all(x, d, a[2] % 4);
+		break;
+	}
 }

@@ -308,7 +308,7 @@ nested_qemu() { # name nfds args...
 		# shellcheck disable=SC2046,SC2086 # lists of words
 		exec ${nested_wrap:-} qemu-system-x86_64 \
 			$(nested_accel_args "$ACCEL") \
-			-m 256M -smp "${nested_smp:-1}" -machine pc \
+			-m 256M -smp "${nested_smp:-1}" -machine "${nested_machine:-pc}" \
 			-nodefaults -display none -no-reboot \
 			$boot -initrd "$tmp/initramfs.cpio" \
 			-append "console=ttyS0 loglevel=3 panic=-1 ${nested_append:-}" \
