@@ -198,14 +198,15 @@ void kvio_iotlb_miss(struct kvio_vring *vr, u64 iova, u32 perm)
 int kvio_iotlb_translate(struct kvio_vring *vr, u64 iova, u64 len,
 			 struct iovec *iov, unsigned int iov_max, u32 perm)
 {
-	u64 last = iova + len - 1;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&vr->mutex);
 
-	for (;;) {
+	while (len) {
 		const struct kvio_iotlb_map *map;
-		u64 end;
+		/* A buffer that wraps the IOVA space is looked up to its end. */
+		u64 last = iova + len - 1 < iova ? U64_MAX : iova + len - 1;
+		u64 chunk;
 
 		if (n == iov_max)
 			return -ENOBUFS;
@@ -216,14 +217,15 @@ int kvio_iotlb_translate(struct kvio_vring *vr, u64 iova, u64 len,
 		}
 		if ((map->perm & perm) != perm)
 			return -EPERM;
-		end = min(map->last, last);
+		/* Never more than the buffer has left. */
+		chunk = min(map->last - iova, len - 1) + 1;
 		iov[n].iov_base = u64_to_user_ptr(map->uaddr + (iova - map->start));
-		iov[n].iov_len = end - iova + 1;
+		iov[n].iov_len = chunk;
 		n++;
-		if (end == last)
-			return n;
-		iova = end + 1;
+		len -= chunk;
+		iova += chunk;
 	}
+	return n;
 }
 
 /**
