@@ -103,7 +103,7 @@ check_block() {
 		fi
 		;;
 	params)
-		for p in max_mem_regions poll_max_us devices_per_worker; do
+		for p in max_mem_regions max_iotlb_entries poll_max_us devices_per_worker; do
 			if ! has params "^$p:"; then
 				echo "modinfo -p does not describe $p"
 				return 1

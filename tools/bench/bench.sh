@@ -14,8 +14,8 @@
 #                                     the guest's files stay in the VM)
 # env:   KVIO_BENCH_SECS     seconds per throughput measurement (default 4)
 #        KVIO_BENCH_ONLY     workloads to run, a list of words out of
-#                            harness trace rings latency multi testpmd
-#                            nested
+#                            harness trace rings iotlb latency multi
+#                            testpmd nested
 #                            (default all; nested boots a nested guest per
 #                            device and round, about 75 s each)
 #        KVIO_BENCH_INSN     1: QEMU runs the kvio_insn plugin; each
@@ -31,6 +31,11 @@
 # against upstream's split ring, 64-byte TX and RX: upstream offers
 # neither, so its split result is its row for each of kvio's formats.
 #
+# "iotlb": 64-byte TX and RX with VIRTIO_F_ACCESS_PLATFORM on both
+# devices (tx64_iotlb, rx64_iotlb), rings and buffers at IOVAs that two
+# IOTLB entries translate, sent before the rings start: translations
+# warm, no miss while measuring (kvio_bench --iotlb warm).
+#
 # "trace": tx64 again (tx64_traced) with every kvio event on, in a
 # tracefs instance of its own; on both devices, so that its rows compare
 # as the others (upstream has no events there: its row is tx64 once
@@ -44,7 +49,7 @@ out=$2
 [ "$out" = - ] && out=${KVIO_OUT:?not in a tools/vm/run guest}/bench.csv
 rounds=${3:-3}
 secs=${KVIO_BENCH_SECS:-4}
-only=${KVIO_BENCH_ONLY:-harness trace rings latency multi testpmd nested}
+only=${KVIO_BENCH_ONLY:-harness trace rings iotlb latency multi testpmd nested}
 bench=$top/build/bench/kvio_bench
 rawsend=$top/build/selftests/helper_rawsend
 TAP=kvbp0
@@ -287,6 +292,12 @@ while [ "$r" -le "$rounds" ]; do
 		fi
 		want trace && trace_round "$r" "$d"
 		want rings && rings_round "$r" "$d"
+		if want iotlb; then
+			for dir in tx rx; do
+				harness "$r" "$d" "${dir}64_iotlb" "pps worker_ns_per_pkt" \
+					"$dir" --size 64 --secs "$secs" --iotlb warm
+			done
+		fi
 		if want latency; then
 			harness "$r" "$d" pingpong "p50_us p99_us" pingpong --size 64 --count 2000
 			harness "$r" "$d" pingpong_2cpu "p50_us p99_us" pingpong --size 64 \
