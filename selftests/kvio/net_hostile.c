@@ -579,4 +579,115 @@ TEST_F_TIMEOUT(pair, log_used_flags, 120)
 		TH_LOG("the used ring's page %#x is not marked", pfn);
 }
 
+/*
+ * The device IOTLB under a hostile VMM: both devices acked
+ * ACCESS_PLATFORM, their misses served a page at a time as QEMU serves
+ * them (ndp_iotlb_serve()).
+ */
+FIXTURE(iotlb) {
+	struct ndp_pair *p;
+};
+
+FIXTURE_SETUP(iotlb)
+{
+	if (!kvio_is_chardev(ndp_dev_path()))
+		SKIP(return, "%s is missing: load kvio_net", ndp_dev_path());
+	self->p = ndp_pair_new(256, NDP_F_QEMU | NDP_F_AP, 2048);
+	ASSERT_NE(NULL, self->p);
+	ASSERT_EQ(0, ndp_pair_traffic(self->p, &self->p->dev[0], 8, 8));
+	ASSERT_EQ(0, ndp_pair_traffic(self->p, &self->p->dev[1], 8, 8));
+}
+
+FIXTURE_TEARDOWN(iotlb)
+{
+	ndp_pair_free(self->p);
+}
+
+static long nh_iotlb(struct ndp *g, __u8 type, __u64 iova, __u64 size,
+		     __u64 uaddr)
+{
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
+
+	m.iotlb.type = type;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = uaddr;
+	m.iotlb.perm = VHOST_ACCESS_RW;
+	return write(g->dev, &m, sizeof(m));
+}
+
+/*
+ * Every translation dropped, then a thousand kicks the VMM does not
+ * answer: the device queues one miss per ring, not one per kick; the
+ * other device sharing the worker goes on, and the first one too once
+ * its misses are served.
+ */
+TEST_F_TIMEOUT(iotlb, miss_flood, 120)
+{
+	struct ndp *a = &self->p->dev[0], *b = &self->p->dev[1];
+	struct vhost_msg_v2 m;
+	unsigned int i, n = 0;
+
+	ASSERT_EQ(sizeof(m), nh_iotlb(a, VHOST_IOTLB_INVALIDATE, 0, ~0ULL, 0));
+	for (i = 0; i < 1000; i++) {
+		ASSERT_EQ(0, ndp_kick_now(&a->vq[NDP_TX]));
+		ASSERT_EQ(0, ndp_kick_now(&a->vq[NDP_RX]));
+	}
+	usleep(500 * 1000);
+	/* ndp_setup() left the device non-blocking. */
+	while (read(a->dev, &m, sizeof(m)) == sizeof(m)) {
+		EXPECT_EQ(VHOST_IOTLB_MISS, m.iotlb.type);
+		n++;
+		ASSERT_GE(2, n) TH_LOG("more than one miss per ring queued");
+	}
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_LE(1, n);
+	EXPECT_EQ(0, ndp_pair_traffic(self->p, b, 32, 32));
+	EXPECT_EQ(0, ndp_pair_traffic(self->p, a, 32, 32));
+	EXPECT_TRUE(ndp_pair_quiet(self->p, NULL));
+}
+
+/*
+ * The VMM maps a ring's descriptors to memory it does not have: that
+ * ring breaks, nothing else does.
+ */
+TEST_F_TIMEOUT(iotlb, ring_in_hole, 120)
+{
+	struct ndp *a = &self->p->dev[0], *b = &self->p->dev[1];
+	struct ndp_vq *q = &a->vq[NDP_TX];
+	__u64 desc = q->vq.gpa;
+	struct ndp_chain ch;
+
+	ASSERT_EQ(sizeof(struct vhost_msg_v2),
+		  nh_iotlb(a, VHOST_IOTLB_INVALIDATE, desc, 1, 0));
+	ASSERT_EQ(sizeof(struct vhost_msg_v2),
+		  nh_iotlb(a, VHOST_IOTLB_UPDATE, desc, 4096,
+			   (unsigned long)kvio_hole(&self->p->c)));
+	ndp_tx_fill(a, q->posted, &ch);
+	ndp_post(a, q, &ch);
+	ASSERT_EQ(0, ndp_kick_now(q));
+	EXPECT_NE(0, ndp_wait_efd(q->err, NH_WAIT_MS))
+		TH_LOG("the ring did not break");
+	EXPECT_EQ(0, ndp_pair_traffic(self->p, b, 32, 32));
+	EXPECT_TRUE(ndp_pair_quiet(self->p, q));
+}
+
+/*
+ * Five thousand translations, more than a device holds: the oldest go,
+ * the rings ask again for what they need, traffic goes on.
+ */
+TEST_F_TIMEOUT(iotlb, table_full, 120)
+{
+	struct ndp *a = &self->p->dev[0];
+	unsigned int i;
+
+	for (i = 0; i < 5000; i++)
+		ASSERT_EQ(sizeof(struct vhost_msg_v2),
+			  nh_iotlb(a, VHOST_IOTLB_UPDATE,
+				   0x7000000000ULL + i * 4096ULL, 4096,
+				   (unsigned long)a->mem));
+	EXPECT_EQ(0, ndp_pair_traffic(self->p, a, 64, 64));
+	EXPECT_TRUE(ndp_pair_quiet(self->p, NULL));
+}
+
 TEST_HARNESS_MAIN
