@@ -213,7 +213,7 @@ static int kvio_translate(struct kvio_vring *vr, u64 addr, u32 len,
 	return kvio_iotlb_translate(vr, addr, len, iov, iov_max, perm);
 }
 
-/**
+/*
  * kvio_guest_read - copy guest memory the ring names (an indirect table)
  * @vr: the ring; its mutex is held
  * @dst: where to
@@ -223,7 +223,8 @@ static int kvio_translate(struct kvio_vring *vr, u64 addr, u32 len,
  * Return: 0; -EAGAIN while a translation is missing (asked for); or
  * another negative errno if it cannot be read.
  */
-int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 addr, u32 len)
+static int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 addr,
+			   u32 len)
 {
 	struct iovec iov[2];
 	int i, n;
@@ -237,6 +238,31 @@ int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 addr, u32 len)
 			return -EFAULT;
 		dst += iov[i].iov_len;
 	}
+	return 0;
+}
+
+/**
+ * kvio_indirect_read - read entry @i of an indirect table
+ * @vr: the ring; its mutex is held
+ * @dst: room for one descriptor (split and packed ones have one size)
+ * @table: the table's guest address (with an IOTLB: IOVA)
+ * @i: the entry
+ *
+ * Return: 0; -EAGAIN while a translation is missing (asked for); or the
+ * error of a break.
+ */
+int kvio_indirect_read(struct kvio_vring *vr, void *dst, u64 table,
+		       unsigned int i)
+{
+	int ret = kvio_guest_read(vr, dst, table + (u64)i * sizeof(struct vring_desc),
+				  sizeof(struct vring_desc));
+
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret == -EPERM)
+		return kvio_ring_break(vr, "indirect table mapped without read access");
+	if (ret)
+		return kvio_ring_break(vr, "indirect table outside guest memory");
 	return 0;
 }
 

@@ -51,6 +51,7 @@ int kvio_iotlb_translate(struct kvio_vring *vr, u64 iova, u64 len,
 void __user *kvio_iotlb_ptr(struct kvio_vring *vr, u64 iova, u64 len,
 			    u32 perm);
 void kvio_iotlb_meta_reset(struct kvio_vring *vr);
+void kvio_iotlb_forget_addrs(struct kvio_vring *vr);
 
 /* debugfs.c */
 void kvio_debugfs_init(void);
@@ -95,7 +96,8 @@ size_t kvio_ring_used_size(const struct kvio_vring *vr, unsigned int num);
 size_t kvio_ring_avail_size(const struct kvio_vring *vr, unsigned int num);
 void __user *kvio_ring_used_ptr(struct kvio_vring *vr, u64 offset, u64 len,
 				u32 perm);
-int kvio_guest_read(struct kvio_vring *vr, void *dst, u64 gpa, u32 len);
+int kvio_indirect_read(struct kvio_vring *vr, void *dst, u64 table,
+		       unsigned int i);
 bool kvio_chain_visit(struct kvio_pop *pop);
 int kvio_chain_buffer(struct kvio_vring *vr, struct kvio_pop *pop, u64 gpa,
 		      u32 len, bool write);

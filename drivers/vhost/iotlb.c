@@ -289,8 +289,14 @@ void kvio_iotlb_meta_reset(struct kvio_vring *vr)
 	vr->used = NULL;
 }
 
-/* Drop ring addresses given in another address space (user vs IOVA). */
-static void kvio_iotlb_forget_addrs(struct kvio_vring *vr)
+/**
+ * kvio_iotlb_forget_addrs - drop the ring's addresses and their log
+ * @vr: the ring; its mutex is held, or it is not in use yet
+ *
+ * At reset, and when the device IOTLB comes or goes: addresses given in
+ * the other address space (user addresses vs IOVAs) mean nothing.
+ */
+void kvio_iotlb_forget_addrs(struct kvio_vring *vr)
 {
 	vr->desc_addr = 0;
 	vr->avail_addr = 0;

@@ -49,14 +49,9 @@ static int kvio_pop_indirect(struct kvio_vring *vr, struct kvio_pop *pop,
 			return kvio_ring_break(vr, "loop in indirect table");
 		if (!kvio_chain_visit(pop))
 			return kvio_ring_break(vr, "descriptor chain too long");
-		ret = kvio_guest_read(vr, &d, table + (u64)i * sizeof(d),
-				      sizeof(d));
-		if (ret == -EAGAIN)
-			return ret;
-		if (ret == -EPERM)
-			return kvio_ring_break(vr, "indirect table mapped without read access");
+		ret = kvio_indirect_read(vr, &d, table, i);
 		if (ret)
-			return kvio_ring_break(vr, "indirect table outside guest memory");
+			return ret;
 		if (d.flags & cpu_to_kvio16(vr, VRING_DESC_F_INDIRECT))
 			return kvio_ring_break(vr, "indirect inside indirect");
 		ret = kvio_split_buffer(vr, pop, &d);

@@ -30,17 +30,9 @@ static void kvio_vring_init_is_le(struct kvio_vring *vr)
 void kvio_vring_reset(struct kvio_vring *vr)
 {
 	vr->num = 1;
-	vr->desc_addr = 0;
-	vr->avail_addr = 0;
-	vr->used_addr = 0;
-	vr->desc = NULL;
-	vr->avail = NULL;
-	vr->used = NULL;
 	/* The device's IOTLB is gone by now (kvio_dev_cleanup()). */
 	vr->iotlb = NULL;
-	vr->meta_ok = true;
-	vr->log_used = false;
-	vr->log_addr = -1ULL;
+	kvio_iotlb_forget_addrs(vr);
 	vr->log_base = NULL;
 	vr->log_ctx = NULL;
 	vr->last_avail_idx = 0;

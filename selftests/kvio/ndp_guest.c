@@ -91,18 +91,29 @@ static __u8 ndp_page_perm(const struct ndp *g, __u64 iova)
 	return VHOST_ACCESS_RW;
 }
 
-static int ndp_iotlb_msg(struct ndp *g, __u8 type, __u64 iova, __u64 size,
-			 __u8 perm)
+/* One v2 IOTLB message to g's device: what write() returned. */
+long ndp_iotlb_write(struct ndp *g, __u8 type, __u64 iova, __u64 size,
+		     __u64 uaddr, __u8 perm)
 {
 	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
 
 	m.iotlb.type = type;
 	m.iotlb.iova = iova;
 	m.iotlb.size = size;
+	m.iotlb.uaddr = uaddr;
 	m.iotlb.perm = perm;
-	if (type == VHOST_IOTLB_UPDATE)
-		m.iotlb.uaddr = (unsigned long)ndp_hva(g, iova);
-	if (write(g->dev, &m, sizeof(m)) == sizeof(m))
+	return write(g->dev, &m, sizeof(m));
+}
+
+/* An UPDATE of guest memory at @iova, or an INVALIDATE; fails the run. */
+static int ndp_iotlb_msg(struct ndp *g, __u8 type, __u64 iova, __u64 size,
+			 __u8 perm)
+{
+	__u64 uaddr = type == VHOST_IOTLB_UPDATE ?
+		      (unsigned long)ndp_hva(g, iova) : 0;
+
+	if (ndp_iotlb_write(g, type, iova, size, uaddr, perm) ==
+	    sizeof(struct vhost_msg_v2))
 		return 0;
 	ndp_fail(g, "IOTLB %s of %#llx: %s",
 		 type == VHOST_IOTLB_UPDATE ? "update" : "invalidate",

@@ -176,6 +176,8 @@ __u64 ndp_hash(__u64 h, const void *p, size_t len);
 void *ndp_hva(struct ndp *g, __u64 addr);
 __u64 ndp_gpa(const struct ndp *g, __u64 addr);
 void ndp_iotlb_serve(struct ndp *g);
+long ndp_iotlb_write(struct ndp *g, __u8 type, __u64 iova, __u64 size,
+		     __u64 uaddr, __u8 perm);
 long ndp_now_ms(void);
 int ndp_has(const struct ndp *g, unsigned int bit);
 int ndp_if_quiet_up(int sock, const char *ifname);

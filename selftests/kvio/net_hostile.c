@@ -603,19 +603,6 @@ FIXTURE_TEARDOWN(iotlb)
 	ndp_pair_free(self->p);
 }
 
-static long nh_iotlb(struct ndp *g, __u8 type, __u64 iova, __u64 size,
-		     __u64 uaddr)
-{
-	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
-
-	m.iotlb.type = type;
-	m.iotlb.iova = iova;
-	m.iotlb.size = size;
-	m.iotlb.uaddr = uaddr;
-	m.iotlb.perm = VHOST_ACCESS_RW;
-	return write(g->dev, &m, sizeof(m));
-}
-
 /*
  * Every translation dropped, then a thousand kicks the VMM does not
  * answer: the device queues one miss per ring, not one per kick; the
@@ -628,7 +615,8 @@ TEST_F_TIMEOUT(iotlb, miss_flood, 120)
 	struct vhost_msg_v2 m;
 	unsigned int i, n = 0;
 
-	ASSERT_EQ(sizeof(m), nh_iotlb(a, VHOST_IOTLB_INVALIDATE, 0, ~0ULL, 0));
+	ASSERT_EQ(sizeof(m),
+		  ndp_iotlb_write(a, VHOST_IOTLB_INVALIDATE, 0, ~0ULL, 0, 0));
 	for (i = 0; i < 1000; i++) {
 		ASSERT_EQ(0, ndp_kick_now(&a->vq[NDP_TX]));
 		ASSERT_EQ(0, ndp_kick_now(&a->vq[NDP_RX]));
@@ -659,10 +647,11 @@ TEST_F_TIMEOUT(iotlb, ring_in_hole, 120)
 	struct ndp_chain ch;
 
 	ASSERT_EQ(sizeof(struct vhost_msg_v2),
-		  nh_iotlb(a, VHOST_IOTLB_INVALIDATE, desc, 1, 0));
+		  ndp_iotlb_write(a, VHOST_IOTLB_INVALIDATE, desc, 1, 0, 0));
 	ASSERT_EQ(sizeof(struct vhost_msg_v2),
-		  nh_iotlb(a, VHOST_IOTLB_UPDATE, desc, 4096,
-			   (unsigned long)kvio_hole(&self->p->c)));
+		  ndp_iotlb_write(a, VHOST_IOTLB_UPDATE, desc, 4096,
+				  (unsigned long)kvio_hole(&self->p->c),
+				  VHOST_ACCESS_RW));
 	ndp_tx_fill(a, q->posted, &ch);
 	ndp_post(a, q, &ch);
 	ASSERT_EQ(0, ndp_kick_now(q));
@@ -683,9 +672,10 @@ TEST_F_TIMEOUT(iotlb, table_full, 120)
 
 	for (i = 0; i < 5000; i++)
 		ASSERT_EQ(sizeof(struct vhost_msg_v2),
-			  nh_iotlb(a, VHOST_IOTLB_UPDATE,
-				   0x7000000000ULL + i * 4096ULL, 4096,
-				   (unsigned long)a->mem));
+			  ndp_iotlb_write(a, VHOST_IOTLB_UPDATE,
+					  0x7000000000ULL + i * 4096ULL, 4096,
+					  (unsigned long)a->mem,
+					  VHOST_ACCESS_RW));
 	EXPECT_EQ(0, ndp_pair_traffic(self->p, a, 64, 64));
 	EXPECT_TRUE(ndp_pair_quiet(self->p, NULL));
 }

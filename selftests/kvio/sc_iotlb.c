@@ -356,6 +356,22 @@ void kvio_sc_iotlb_blocking_read(struct kvio_ctx *c)
 	kvio_rec_val(c, "reader", 0, 0, 1, status);
 }
 
+/*
+ * A running TX ring whose areas are all mapped, as QEMU gets it there:
+ * the used ring's page before the backend, the rest as the ring asks.
+ */
+static void ap_running(struct kvio_ctx *c, struct ap_dev *d,
+		       struct vhost_vring_addr *a)
+{
+	ap_ready(c, d, 1);
+	kvio_ring_addr(c, TX, a);
+	map_page(c, "update_used", d, iova_of(c, a->used_user_addr),
+		 VHOST_ACCESS_RW);
+	attach(c, "backend", d);
+	kick(d);
+	answer_misses(c, "miss", d);
+}
+
 /* Translations dropped under a running ring are asked for again. */
 void kvio_sc_iotlb_invalidate_running(struct kvio_ctx *c)
 {
@@ -364,13 +380,7 @@ void kvio_sc_iotlb_invalidate_running(struct kvio_ctx *c)
 	__u64 iova;
 	__u8 perm;
 
-	ap_ready(c, &d, 1);
-	kvio_ring_addr(c, TX, &a);
-	map_page(c, "update_used", &d, iova_of(c, a.used_user_addr),
-		 VHOST_ACCESS_RW);
-	attach(c, "backend", &d);
-	kick(&d);
-	answer_misses(c, "miss", &d);
+	ap_running(c, &d, &a);
 	kvio_iotlb_write(c, "invalidate_avail", d.fd, 1,
 			 VHOST_IOTLB_INVALIDATE, iova_of(c, a.avail_user_addr),
 			 1, 0, 0);
@@ -392,13 +402,7 @@ void kvio_sc_iotlb_refeature_running(struct kvio_ctx *c)
 	struct vhost_vring_addr a;
 	struct ap_dev d;
 
-	ap_ready(c, &d, 1);
-	kvio_ring_addr(c, TX, &a);
-	map_page(c, "update_used", &d, iova_of(c, a.used_user_addr),
-		 VHOST_ACCESS_RW);
-	attach(c, "backend", &d);
-	kick(&d);
-	answer_misses(c, "miss", &d);
+	ap_running(c, &d, &a);
 	kvio_set_u64(c, "features_again", d.fd, VHOST_SET_FEATURES,
 		     ap_features);
 	kick(&d);
