@@ -81,23 +81,8 @@ host_to_guest both_queues destroy_releases"
 
 write_guest_init() {
 	nested_init_head
+	nested_init_one_nic
 	cat <<'EOF'
-read -r cmdline </proc/cmdline
-for w in $cmdline; do
-	case $w in
-	kvio_xfer=*) XFER_KB=${w#*=} ;;
-	esac
-done
-ifa=$(net_up "$MAC" "$GUEST")
-say nics "${ifa:-none}" "$(nproc)"
-ping_wait "$HOST"
-say first-ping "$(up)" "$tries"
-ping -c "$PINGS" -i 0.2 "$HOST" | tail -n 2 | tr '\n' ' ' | sed 's/^/KVIO: ping /'
-echo
-head -c $((XFER_KB * 1024)) /dev/urandom >/out
-# One stream from each vCPU: both queue pairs carry traffic.
-send "$HOST" "$P_G2H" /out g2h 1
-recv "$HOST" "$P_H2G" /in h2g 2
 vdev=$(basename "$(readlink "/sys/class/net/$ifa/device")")
 grep "$vdev-input" /proc/interrupts | while read -r _ c0 c1 rest; do
 	say irq "${rest##* }" $((c0 + c1))
@@ -110,7 +95,9 @@ EOF
 write_guest_conf() {
 	# shellcheck disable=SC2086 # a list of port numbers
 	set -- $PORTS
+	# One stream from each vCPU: both queue pairs carry traffic.
 	echo "HOST=$HOST GUEST=$GUEST MAC=$MAC PINGS=$PINGS P_H2G=$1 P_G2H=$2"
+	echo "SEND_CPUS=1 RECV_CPUS=2"
 }
 
 # --- the private libvirtd ---------------------------------------------------

@@ -310,28 +310,17 @@ run_guest() { # boot-wait run-wait
 	nested_wait_guest 'done' "$2"
 }
 
-why_not() {
-	if kill -0 "$qpid" 2>/dev/null; then
-		ktap_diag "the guest did not finish in time under $ACCEL"
-	else
-		wait "$qpid"
-		ktap_diag "QEMU ended with status $? under $ACCEL"
-	fi
-	sed 's/^/# qemu: /' "$tmp/guest.log"
-	tail -n 10 "$tmp/guest.console" | tr -d '\r' | sed 's/^/# guest: /'
-}
-
 # Should a nested guest still die or stall under KVM (see npt=0 above),
 # the session is done again under TCG: a failure of the device, which shows
 # in a session that finishes, is never retried.
 if [ "$ACCEL" = kvm ] && ! run_guest 120 400; then
-	why_not
+	nested_why_not
 	stop_qemu
 	ACCEL=tcg
 	nested_all_cpus
-	run_guest "$BOOT_WAIT" "$RUN_WAIT" || why_not
+	run_guest "$BOOT_WAIT" "$RUN_WAIT" || nested_why_not
 elif [ "$ACCEL" = tcg ]; then
-	run_guest "$BOOT_WAIT" "$RUN_WAIT" || why_not
+	run_guest "$BOOT_WAIT" "$RUN_WAIT" || nested_why_not
 fi
 ktap_diag "accelerator: $ACCEL"
 

@@ -177,6 +177,31 @@ done </lib/modules/load.list
 GUEST
 }
 
+# After nested_init_head, what a guest with one NIC does: its transfer
+# size from kvio_xfer=KB on the kernel's command line, the NIC of $MAC at
+# $GUEST up ("KVIO: nics IF CPUS"), pings to $HOST, then a file of that
+# size each way over ports $P_G2H and $P_H2G, nc on CPUs $SEND_CPUS and
+# $RECV_CPUS if they are set: all but the size from /kvio.conf.
+nested_init_one_nic() {
+	cat <<'GUEST'
+read -r cmdline </proc/cmdline
+for w in $cmdline; do
+	case $w in
+	kvio_xfer=*) XFER_KB=${w#*=} ;;
+	esac
+done
+ifa=$(net_up "$MAC" "$GUEST")
+say nics "${ifa:-none}" "$(nproc)"
+ping_wait "$HOST"
+say first-ping "$(up)" "$tries"
+ping -c "$PINGS" -i 0.2 "$HOST" | tail -n 2 | tr '\n' ' ' | sed 's/^/KVIO: ping /'
+echo
+head -c $((XFER_KB * 1024)) /dev/urandom >/out
+send "$HOST" "$P_G2H" /out g2h ${SEND_CPUS:-}
+recv "$HOST" "$P_H2G" /in h2g ${RECV_CPUS:-}
+GUEST
+}
+
 # An initramfs for kernel $1 (lib/vmimage.sh) with busybox, the virtio
 # modules (listed in /lib/modules/load.list for the init to load), /init
 # from file $2 and /kvio.conf from file $3, written to $4.  The caller's
@@ -381,6 +406,19 @@ nested_vhost_trouble() { # name
 # The last "KVIO: $1 ..." line in console file $2, without prefix and key.
 nested_console_say() { # key file
 	tr -d '\r' <"$2" | sed -n "s/^KVIO: $1 //p" | tail -n 1
+}
+
+# Why the script's one guest did not finish: whether QEMU $qpid still
+# runs, its output and the end of the guest's console.
+nested_why_not() {
+	if kill -0 "$qpid" 2>/dev/null; then
+		ktap_diag "the guest did not finish in time under $ACCEL"
+	else
+		wait "$qpid"
+		ktap_diag "QEMU ended with status $? under $ACCEL"
+	fi
+	sed 's/^/# qemu: /' "$tmp/guest.log"
+	tail -n 10 "$tmp/guest.console" | tr -d '\r' | sed 's/^/# guest: /'
 }
 
 # A script's one guest (console $tmp/guest.console, QEMU $qpid): its last
