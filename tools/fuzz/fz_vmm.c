@@ -710,28 +710,47 @@ static int fz_iotlb_update(struct fz_dev *d, __u64 iova, __u64 size,
 }
 
 /*
- * Guest memory in the IOTLB twice, whole: at its user addresses, which
- * the rings were given, and at its guest-physical ones, which the
- * descriptors carry.
+ * Guest memory in the IOTLB twice: at its user addresses, which the rings
+ * were given, and at its guest-physical ones, which the descriptors carry,
+ * as the memory table the device took lays them out (regions of size 0
+ * or beyond the address space are left out, as a vIOMMU would).
  */
 int fz_iotlb_map_all(struct fz_exec *x, struct fz_dev *d, __u8 perm)
 {
 	__u64 mem = (unsigned long)d->mem;
+	int err = fz_iotlb_update(d, mem, FZ_MEM, mem, perm);
+	unsigned int i;
 
 	(void)x;
-	return fz_iotlb_update(d, mem, FZ_MEM, mem, perm) |
-	       fz_iotlb_update(d, FZ_GPA, FZ_MEM, mem, perm);
+	for (i = 0; d->tab && i < d->tab->nregions; i++) {
+		const struct vhost_memory_region *r = &d->tab->regions[i];
+
+		if (r->memory_size &&
+		    r->guest_phys_addr + r->memory_size - 1 >= r->guest_phys_addr)
+			err |= fz_iotlb_update(d, r->guest_phys_addr,
+					       r->memory_size,
+					       r->userspace_addr, perm);
+	}
+	return err;
 }
 
-/* The user address an IOVA of the two views stands for, else @dflt. */
+/*
+ * The user address an IOVA stands for: the identity for guest memory's
+ * user addresses, the memory table for guest-physical ones; else @dflt.
+ */
 static __u64 fz_iova_uaddr(struct fz_dev *d, __u64 iova, __u64 dflt)
 {
 	__u64 mem = (unsigned long)d->mem;
+	unsigned int i;
 
 	if (iova - mem < FZ_RESERVE)
 		return iova;
-	if (iova - FZ_GPA < FZ_RESERVE)
-		return mem + (iova - FZ_GPA);
+	for (i = 0; d->tab && i < d->tab->nregions; i++) {
+		const struct vhost_memory_region *r = &d->tab->regions[i];
+
+		if (iova - r->guest_phys_addr < r->memory_size)
+			return r->userspace_addr + (iova - r->guest_phys_addr);
+	}
 	return dflt;
 }
 
