@@ -216,8 +216,12 @@ static int fz_chain_descs(struct fz_dev *d, struct fz_ring *q,
 /*
  * Lays out packed ring @qi of @num entries from @base (a
  * VHOST_SET_VRING_BASE value) in the ring's megabyte of guest memory and
- * gives in @a the addresses a VMM passes.  Returns 0, or -1 if the driver
- * cannot drive such a ring (then the input is no well-formed one).
+ * gives in @a the addresses a VMM passes.  The ring's indirect tables lie
+ * in that megabyte and lib/vq.c gives their guest-physical addresses
+ * from the ring's: the memory table must map the ring's pages as one
+ * range (not so in a table whose regions swap halves of guest memory).
+ * Returns 0, or -1 if the driver cannot drive such a ring (then the input
+ * is no well-formed one).
  */
 int fz_packed_init(struct fz_dev *d, unsigned int qi, unsigned int num,
 		   __u16 base, struct vhost_vring_addr *a)
@@ -231,13 +235,14 @@ int fz_packed_init(struct fz_dev *d, unsigned int qi, unsigned int num,
 			    num <= FZ_PACKED_IND_MAX_NUM,
 	};
 	unsigned int idx = base & 0x7fff;
+	__u64 gpa;
 
 	if (!fz_num_ok(num) || idx >= num ||
 	    vq_layout(&cfg, NULL) > FZ_RING_OFF(1) ||
-	    !fz_hva(d, (unsigned long)d->mem + FZ_RING_OFF(qi),
-		    vq_layout(&cfg, NULL)) ||
-	    vq_init(&q->pvq, &cfg, d->mem + FZ_RING_OFF(qi),
-		    FZ_GPA + FZ_RING_OFF(qi)))
+	    fz_gpa_of(d, FZ_RING_OFF(qi), &gpa) ||
+	    fz_gpa_hva(d, gpa, vq_layout(&cfg, NULL)) !=
+	    d->mem + FZ_RING_OFF(qi) ||
+	    vq_init(&q->pvq, &cfg, d->mem + FZ_RING_OFF(qi), gpa))
 		return -1;
 	vq_reset(&q->pvq, base | (__u32)base << 16);
 	q->pvq_on = 1;
