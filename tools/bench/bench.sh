@@ -34,7 +34,9 @@
 # "iotlb": 64-byte TX and RX with VIRTIO_F_ACCESS_PLATFORM on both
 # devices (tx64_iotlb, rx64_iotlb), rings and buffers at IOVAs that two
 # IOTLB entries translate, sent before the rings start: translations
-# warm, no miss while measuring (kvio_bench --iotlb warm).
+# warm, no miss while measuring (kvio_bench --iotlb warm); and the same
+# with rings of 1024 mapped one 4 KiB entry per page (tx64_iotlb_4k,
+# rx64_iotlb_4k: --iotlb pages), so that a ring area spans entries.
 #
 # "trace": tx64 again (tx64_traced) with every kvio event on, in a
 # tracefs instance of its own; on both devices, so that its rows compare
@@ -296,6 +298,9 @@ while [ "$r" -le "$rounds" ]; do
 			for dir in tx rx; do
 				harness "$r" "$d" "${dir}64_iotlb" "pps worker_ns_per_pkt" \
 					"$dir" --size 64 --secs "$secs" --iotlb warm
+				harness "$r" "$d" "${dir}64_iotlb_4k" "pps worker_ns_per_pkt" \
+					"$dir" --size 64 --secs "$secs" --iotlb pages \
+					--ring 1024
 			done
 		fi
 		if want latency; then

@@ -30,7 +30,8 @@
  * --iotlb warm acks VIRTIO_F_ACCESS_PLATFORM too and puts guest memory in
  * the device IOTLB before the rings start (at its user and its
  * guest-physical addresses, one entry each): IOVA translation with no
- * miss while measuring.
+ * miss while measuring.  --iotlb pages maps the rings' pages one entry
+ * each, the buffers in one.
  * --pin says where the threads run: "split" puts the device's worker on
  * CPU 1 and the driver (and the rx sender, the pingpong echo) on CPU 0,
  * "same" all of them on the CPU the program started on, "none" leaves
@@ -112,7 +113,7 @@ struct opts {
 	enum pin_mode pin;
 	enum vq_mode vq;
 	unsigned int size, secs, count, devices, owners, ring, batch;
-	int iotlb;		/* --iotlb warm: ACCESS_PLATFORM, all mapped */
+	int iotlb;		/* --iotlb: 1 warm, 2 pages (0: none) */
 	int insn_id;		/* kvio_insn window, -1: none */
 };
 
@@ -616,29 +617,40 @@ static void set_backend(struct bdev *d, int fd)
 	vq_set_fd(d, VHOST_NET_SET_BACKEND, Q_TX, fd, "VHOST_NET_SET_BACKEND");
 }
 
-static void iotlb_update(struct bdev *d, __u64 iova)
+/* Guest memory [off, off + size) at IOVA @base + @off. */
+static void iotlb_update(struct bdev *d, __u64 base, size_t off, size_t size)
 {
 	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
 
 	m.iotlb.type = VHOST_IOTLB_UPDATE;
-	m.iotlb.iova = iova;
-	m.iotlb.size = d->mem_size;
-	m.iotlb.uaddr = (unsigned long)d->mem;
+	m.iotlb.iova = base + off;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = (unsigned long)d->mem + off;
 	m.iotlb.perm = VHOST_ACCESS_RW;
 	if (write(d->fd, &m, sizeof(m)) != sizeof(m))
 		die("IOTLB update: %s", strerror(errno));
 }
 
 /*
- * --iotlb warm: guest memory in the device IOTLB at its user addresses,
- * which the rings are given, and at its guest-physical ones, which the
- * descriptors carry: two entries, before the rings start, so that the
- * device never misses.
+ * --iotlb: guest memory in the device IOTLB at its user addresses, which
+ * the rings are given, and at its guest-physical ones, which the
+ * descriptors carry, before the rings start, so that the device never
+ * misses.  warm: one entry per view.  pages: the rings' pages one entry
+ * each, as a vIOMMU mapping 4 KiB pages gives them (a ring area larger
+ * than a page then spans entries), the buffers one entry.
  */
 static void iotlb_warm(struct bdev *d)
 {
-	iotlb_update(d, (unsigned long)d->mem);
-	iotlb_update(d, GPA_BASE);
+	const __u64 base[2] = { (unsigned long)d->mem, GPA_BASE };
+	size_t rings = opt.iotlb == 2 ? align_up(2 * ring_bytes(), 4096) : 0;
+	size_t off;
+	unsigned int v;
+
+	for (v = 0; v < 2; v++) {
+		for (off = 0; off < rings; off += 4096)
+			iotlb_update(d, base[v], off, 4096);
+		iotlb_update(d, base[v], rings, d->mem_size - rings);
+	}
 }
 
 /* What a VMM does for a vhost-net tap netdev, up to the backend. */
@@ -1556,7 +1568,7 @@ static noreturn void bad_usage(void)
 		"                  [--devices N] [--owners N] [--ring N] [--batch N]\n"
 		"                  [--pin split|same|none]\n"
 		"                  [--vq split|packed|in_order|packed_in_order]\n"
-		"                  [--iotlb warm]\n"
+		"                  [--iotlb warm|pages]\n"
 		"                  [--insn-id N]\n");
 	exit(2);
 }
@@ -1612,6 +1624,8 @@ static void parse_opt(const char *name, const char *val)
 		opt.vq = vq_mode_arg(val);
 	else if (!strcmp(name, "--iotlb") && !strcmp(val, "warm"))
 		opt.iotlb = 1;
+	else if (!strcmp(name, "--iotlb") && !strcmp(val, "pages"))
+		opt.iotlb = 2;
 	else if (!strcmp(name, "--insn-id"))
 		opt.insn_id = num_arg(val, 0, KVIO_INSN_ID_MAX);
 	else

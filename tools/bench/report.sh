@@ -51,7 +51,7 @@ function goal(w, metric) {
 	}
 	if (metric != "pps" && metric != "p50_us")
 		return "-"
-	if (w ~ /_iotlb$/) return ">=1.3"
+	if (w ~ /_iotlb(_4k)?$/) return ">=1.3"
 	if (w ~ /^tx64_/) return ">=2.0"
 	if (w ~ /^rx64_/) return ">=1.3"
 	if (w ~ /^tx64$/) return ">=1.5"
